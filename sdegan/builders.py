@@ -1,0 +1,104 @@
+"""Turn a composed Hydra config into the objects of a run (datamodule, model, loggers, trainer).
+
+Shared by the entry points ``sdegan-train`` and ``sdegan-evaluate``; holds no training logic itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+TRAINER_EXTRA_KEYS = ("checkpoint_every_n_steps",)
+
+
+def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
+    """Instantiate the dataset's LightningDataModule and run its ``setup`` so shapes are known."""
+    datamodule = instantiate(cfg.dataset, _recursive_=False)
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_solve_options(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
+    """The keyword arguments every solve of the run gets, from the solver/gradient/brownian groups.
+
+    A ``solver.dt`` of null takes the dataset's suggested step (``datamodule.dt``), else the smallest
+    spacing of its time grid.
+    """
+    dt = cfg.solver.get("dt")
+    if dt is None:
+        dt = getattr(datamodule, "dt", None)
+    if dt is None:
+        dt = float(datamodule.times.diff().min())
+    options: dict[str, Any] = {
+        "method": cfg.solver.method,
+        "gradient": cfg.gradient.name,
+        "brownian": cfg.brownian.name,
+        "dt": float(dt),
+        "coupling": cfg.solver.get("coupling"),
+    }
+    for key in ("rtol", "atol"):
+        if cfg.solver.get(key) is not None:
+            options[key] = float(cfg.solver[key])
+    if cfg.gradient.get("norm") is not None:
+        options["norm"] = cfg.gradient.norm
+    if cfg.brownian.get("tol") is not None:
+        options["brownian_tol"] = float(cfg.brownian.tol)
+    return options
+
+
+def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
+    """Instantiate the configured LightningModule for the datamodule's data shape."""
+    return instantiate(
+        cfg.model,
+        data_channels=datamodule.num_channels,
+        times=datamodule.times,
+        solve_options=build_solve_options(cfg, datamodule),
+        _recursive_=False,
+    )
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    """One Lightning logger per entry of the ``logger`` group (empty for ``logger=none``)."""
+    return [instantiate(node) for node in (cfg.get("logger") or {}).values()]
+
+
+def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """The ``trainer`` group as keyword arguments of ``pytorch_lightning.Trainer``."""
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    assert isinstance(kwargs, dict)
+    for key in TRAINER_EXTRA_KEYS:
+        kwargs.pop(key, None)
+    return kwargs
+
+
+def run_directory() -> Path:
+    """The Hydra output directory of the current run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path, checkpoint_dir: Path) -> list[pl.Callback]:
+    """Checkpoints (periodic + ``last.ckpt``, each carrying the run config), sample plots, metrics."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from sdegan.run_config import StoreConfigInCheckpoint
+    from sdegan.training import GeneratorMetricsCallback, SamplePlotCallback
+
+    return [
+        ModelCheckpoint(
+            dirpath=str(checkpoint_dir),
+            filename="step{step}",
+            auto_insert_metric_name=False,
+            every_n_train_steps=cfg.trainer.checkpoint_every_n_steps,
+            save_last=True,
+            save_top_k=1,
+        ),
+        StoreConfigInCheckpoint(cfg),
+        SamplePlotCallback(output_dir=str(run_dir)),
+        GeneratorMetricsCallback(metrics=cfg.metrics, seed=cfg.seed),
+    ]

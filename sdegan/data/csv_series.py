@@ -1,0 +1,216 @@
+"""The user's own time series from a CSV file, long or wide format, irregular times and gaps allowed.
+
+Long format: one row per observation with a series-id column, a time column and one or more value columns
+(each value column is a channel). Wide format: a time column and one column per series (one channel each).
+Empty cells (or NA/NaN) are missing values. Times are numbers, or datetimes (converted to hours); both are
+divided by ``time_scale``. Within a series times must be strictly increasing in file order.
+
+Each series becomes one path (all series must then have the same number of observations), or with
+``window_length`` is cut into windows of that many consecutive observations (stride ``window_stride``,
+default ``window_length``). A path's time channel is the time since its first observation.
+
+``path="example"`` reads a small generated example (noisy sines at irregular times, long format) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sdegan.data.datamodule import PathDataModule
+from sdegan.data.example_csv import EXAMPLE_PATH_KEYWORD, write_example_csv
+from sdegan.data.paths import RawPaths
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("long", "wide")
+SPLIT_BY = ("window", "series")
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"csv dataset: no file at {str(path)!r} (set dataset.path to your CSV file)")
+    try:
+        frame = pd.read_csv(path, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f"malformed CSV {str(path)!r}: {error}") from error
+    if len(frame) == 0:
+        raise ValueError(f"malformed CSV {str(path)!r}: it has a header but no data rows")
+    return frame
+
+
+def _require_columns(frame: pd.DataFrame, columns: Sequence[str], label: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"malformed CSV {label}: missing column(s) {missing}; its columns are {list(frame.columns)}")
+
+
+def _numeric(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
+    converted = pd.to_numeric(frame[column], errors="coerce")
+    bad = converted.isna() & frame[column].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"malformed CSV {label}: column {column!r} has non-numeric value {frame[column].iloc[row]!r} in data "
+            f"row {row + 1} (leave missing values empty or write NA)"
+        )
+    return converted.to_numpy(dtype=np.float64)
+
+
+def _times(frame: pd.DataFrame, column: str, time_scale: float, label: str) -> np.ndarray:
+    if frame[column].isna().any():
+        row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
+        raise ValueError(f"malformed CSV {label}: time column {column!r} is empty in data row {row + 1}")
+    if pd.api.types.is_numeric_dtype(frame[column]):
+        times = frame[column].to_numpy(dtype=np.float64)
+    else:
+        try:
+            stamps = pd.to_datetime(frame[column], format="ISO8601")
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"malformed CSV {label}: time column {column!r} holds neither numbers nor ISO 8601 datetimes ({error})"
+            ) from error
+        times = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 3600.0
+    return times / time_scale
+
+
+def _check_increasing(times: np.ndarray, series: str, label: str) -> None:
+    steps = np.diff(times)
+    if np.any(steps <= 0):
+        position = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise ValueError(
+            f"{label}: times of series {series!r} must be strictly increasing in file order, but observation "
+            f"{position + 1} (time {times[position]:g}) does not come after time {times[position - 1]:g}"
+        )
+
+
+class CSVDataModule(PathDataModule):
+    """Paths from the user's CSV file (see the module docstring and docs/data.md).
+
+    ``times`` (the generation grid) is the common train grid, or, when times are irregular, a uniform grid
+    from the mean first to the mean last train time; ``dt`` is its smallest spacing.
+
+    Arguments:
+        path: the CSV file, or ``"example"`` for the generated example.
+        format: ``"long"`` or ``"wide"``.
+        id_column: series-id column (long format).
+        time_column: time column (numbers or ISO 8601 datetimes, the latter in hours).
+        value_columns: channels (long) or series (wide); default every other column.
+        window_length: observations per path; ``None`` makes each whole series one path.
+        window_stride: observations between window starts (default ``window_length``: no overlap).
+        time_scale: times are divided by it.
+        split_by: ``"window"`` (windows split independently) or ``"series"`` (a series' windows share a split).
+        batch_size, seed, val_fraction, test_fraction, num_workers: see :class:`PathDataModule`.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        format: str = "long",
+        id_column: str = "series_id",
+        time_column: str = "time",
+        value_columns: Sequence[str] | None = None,
+        window_length: int | None = None,
+        window_stride: int | None = None,
+        time_scale: float = 1.0,
+        split_by: str = "window",
+        batch_size: int = 256,
+        seed: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(
+            batch_size=batch_size,
+            seed=seed,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            num_workers=num_workers,
+        )
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
+        if split_by not in SPLIT_BY:
+            raise ValueError(f"split_by must be one of {list(SPLIT_BY)}, got {split_by!r}")
+        if window_length is not None and (not isinstance(window_length, int) or window_length < 2):
+            raise ValueError(f"window_length must be None or an integer >= 2, got {window_length!r}")
+        if window_stride is not None and (window_length is None or not isinstance(window_stride, int) or window_stride < 1):
+            raise ValueError(f"window_stride must be a positive integer and needs window_length, got {window_stride!r}")
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        self.path = Path(path)
+        self.format = format
+        self.id_column = id_column
+        self.time_column = time_column
+        self.value_columns = None if value_columns is None else list(value_columns)
+        self.window_length = window_length
+        self.window_stride = window_stride or window_length
+        self.time_scale = time_scale
+        self.split_by = split_by
+
+    @property
+    def description(self) -> str:
+        return f"csv dataset ({self.path})"
+
+    def read_series(self) -> tuple[list[str], list[np.ndarray], list[np.ndarray], list[str]]:
+        """Series ids, per-series times ``(n,)`` and values ``(n, channels)``, and the channel names."""
+        path = self.path
+        if str(path) == EXAMPLE_PATH_KEYWORD:
+            logger.warning("dataset.path=example: using a generated example CSV (noisy sines), not your data")
+            with tempfile.TemporaryDirectory(prefix="sdegan_csv_example_") as directory:
+                frame = _read_table(write_example_csv(Path(directory) / "example.csv"))
+        else:
+            frame = _read_table(path)
+        label = repr(str(path))
+        key_columns = [self.id_column, self.time_column] if self.format == "long" else [self.time_column]
+        _require_columns(frame, key_columns + (self.value_columns or []), label)
+        value_columns = self.value_columns or [column for column in frame.columns if column not in key_columns]
+        if not value_columns:
+            raise ValueError(f"malformed CSV {label}: no value columns besides {key_columns}")
+        times = _times(frame, self.time_column, self.time_scale, label)
+        values = np.stack([_numeric(frame, column, label) for column in value_columns], axis=-1)
+        if self.format == "wide":
+            _check_increasing(times, "(all columns)", label)
+            return list(value_columns), [times] * len(value_columns), list(values.T[..., None]), ["value"]
+        if frame[self.id_column].isna().any():
+            row = int(np.flatnonzero(frame[self.id_column].isna().to_numpy())[0])
+            raise ValueError(f"malformed CSV {label}: series id column {self.id_column!r} is empty in data row {row + 1}")
+        ids, series_times, series_values = [], [], []
+        for series_id, rows in frame.groupby(self.id_column, sort=False).indices.items():
+            _check_increasing(times[rows], str(series_id), label)
+            ids.append(str(series_id))
+            series_times.append(times[rows])
+            series_values.append(values[rows])
+        return ids, series_times, series_values, list(value_columns)
+
+    def load_raw(self) -> RawPaths:
+        ids, series_times, series_values, channel_names = self.read_series()
+        lengths = [len(times) for times in series_times]
+        if self.window_length is None:
+            if len(set(lengths)) > 1:
+                raise ValueError(
+                    f"{self.description}: series have different numbers of observations ({min(lengths)} to "
+                    f"{max(lengths)}); set dataset.window_length to cut them into equal windows"
+                )
+            windows = [(index, 0, lengths[0]) for index in range(len(ids))]
+        else:
+            too_short = [(series, length) for series, length in zip(ids, lengths) if length < self.window_length]
+            if too_short:
+                raise ValueError(
+                    f"{self.description}: {len(too_short)} series are shorter than window_length="
+                    f"{self.window_length}, e.g. series {too_short[0][0]!r} with {too_short[0][1]} observations"
+                )
+            windows = [
+                (index, start, start + self.window_length)
+                for index, length in enumerate(lengths)
+                for start in range(0, length - self.window_length + 1, self.window_stride)
+            ]
+        times = np.stack([series_times[i][a:b] - series_times[i][a] for i, a, b in windows])
+        values = np.stack([series_values[i][a:b] for i, a, b in windows])
+        groups = np.array([i for i, _, _ in windows]) if self.split_by == "series" else None
+        return RawPaths(times, values, channel_names, groups)

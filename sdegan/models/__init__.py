@@ -1,0 +1,16 @@
+"""Models: the SDE-GAN generator (neural SDE) and discriminator (neural CDE), and the latent SDE."""
+
+from sdegan.models.discriminator import Discriminator, DiscriminatorVectorField
+from sdegan.models.generator import Generator, GeneratorVectorField
+from sdegan.models.latent_sde import LatentSDEModel
+from sdegan.models.paths import check_paths, fill_missing_linear
+
+__all__ = [
+    "Discriminator",
+    "DiscriminatorVectorField",
+    "Generator",
+    "GeneratorVectorField",
+    "LatentSDEModel",
+    "check_paths",
+    "fill_missing_linear",
+]

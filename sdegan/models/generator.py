@@ -1,0 +1,102 @@
+"""The SDE-GAN generator: a Stratonovich neural SDE with general noise and a linear readout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from sdegan import solvers
+from sdegan.models.solve_options import sde_solve_kwargs
+from sdegan.nn import MLP
+
+__all__ = ["Generator", "GeneratorVectorField"]
+
+
+class GeneratorVectorField(nn.Module):
+    """Drift ``mu(t, x)`` and diffusion ``sigma(t, x)`` (a ``hidden x noise`` matrix), both tanh-bounded.
+
+    A torchsde-style SDE: ``sde_type = "stratonovich"``, ``noise_type = "general"``.
+    """
+
+    sde_type = "stratonovich"
+    noise_type = "general"
+
+    def __init__(self, hidden_size: int, noise_size: int, width: int, depth: int, activation: str):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.brownian_size = noise_size
+        self.drift = MLP(1 + hidden_size, hidden_size, width, depth, activation, final_tanh=True)
+        self.diffusion = MLP(
+            1 + hidden_size, hidden_size * noise_size, width, depth, activation, final_tanh=True
+        )
+
+    def _time_state(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        return torch.cat([t.expand(x.size(0), 1), x], dim=1)
+
+    def f(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.drift(self._time_state(t, x))
+
+    def g(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        out = self.diffusion(self._time_state(t, x))
+        return out.view(x.size(0), self.hidden_size, self.brownian_size)
+
+    def f_and_g(self, t: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tx = self._time_state(t, x)
+        diffusion = self.diffusion(tx).view(x.size(0), self.hidden_size, self.brownian_size)
+        return self.drift(tx), diffusion
+
+
+class Generator(nn.Module):
+    """Neural SDE generator of paths in the path format.
+
+    ``x_0 = MLP(V)`` with ``V ~ N(0, I_initial_noise_size)``; ``dx = mu(t, x) dt + sigma(t, x) o dW``
+    (Stratonovich, general noise, ``W`` of size ``noise_size``); ``Y_t = readout(x_t)``.
+
+    Arguments:
+        data_channels: value channels of the generated paths (time excluded).
+        initial_noise_size, noise_size, hidden_size: sizes of ``V``, ``W`` and ``x``.
+        width, depth: MLP hidden width and number of hidden layers.
+        activation: MLP activation name (``lipswish`` for the clipped recipe).
+        initial_scale, vector_field_scale: the recipe's initialisation scaling (parameters of the
+            initial MLP multiplied by ``initial_scale``, of drift/diffusion by ``vector_field_scale``).
+    """
+
+    def __init__(
+        self,
+        data_channels: int,
+        initial_noise_size: int = 5,
+        noise_size: int = 3,
+        hidden_size: int = 16,
+        width: int = 16,
+        depth: int = 1,
+        activation: str = "lipswish",
+        initial_scale: float = 3.0,
+        vector_field_scale: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.initial_noise_size = initial_noise_size
+        self.initial = MLP(initial_noise_size, hidden_size, width, depth, activation)
+        self.vector_field = GeneratorVectorField(hidden_size, noise_size, width, depth, activation)
+        self.readout = nn.Linear(hidden_size, data_channels)
+        with torch.no_grad():
+            for parameter in self.initial.parameters():
+                parameter.mul_(initial_scale)
+            for parameter in self.vector_field.parameters():
+                parameter.mul_(vector_field_scale)
+
+    def forward(
+        self, times: torch.Tensor, num_samples: int, solve_options: Mapping[str, Any]
+    ) -> torch.Tensor:
+        """Sample ``num_samples`` paths on ``times``; returns ``(num_samples, len(times), 1 + C)``."""
+        noise = torch.randn(
+            num_samples, self.initial_noise_size, device=times.device, dtype=times.dtype
+        )
+        x0 = self.initial(noise)
+        xs = solvers.sdeint(self.vector_field, x0, times, **sde_solve_kwargs(solve_options))
+        values = self.readout(xs).transpose(0, 1)
+        time_channel = times.view(1, -1, 1).expand(num_samples, -1, 1)
+        return torch.cat([time_channel, values], dim=-1)

@@ -1,0 +1,38 @@
+"""Split the run's ``solve_options`` into keyword arguments for ``sdeint`` and ``cdeint``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["sde_solve_kwargs", "cde_solve_kwargs", "SOLVE_OPTION_KEYS"]
+
+SOLVE_OPTION_KEYS = (
+    "method", "gradient", "brownian", "brownian_tol", "dt", "coupling", "rtol", "atol", "norm"
+)
+_SDE_KEYS = ("method", "gradient", "brownian", "brownian_tol", "dt", "coupling")
+_CDE_KEYS = ("method", "gradient", "dt", "coupling", "rtol", "atol", "norm")
+
+
+def _checked(options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - set(SOLVE_OPTION_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown solve option(s) {sorted(unknown)}; valid keys: {list(SOLVE_OPTION_KEYS)}"
+        )
+    for key in ("method", "gradient"):
+        if key not in options:
+            raise ValueError(f"solve_options must contain {key!r}; got keys {sorted(options)}")
+    return dict(options)
+
+
+def sde_solve_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for :func:`sdegan.solvers.sdeint` (adaptive-only keys dropped)."""
+    options = _checked(options)
+    return {key: options[key] for key in _SDE_KEYS if options.get(key) is not None}
+
+
+def cde_solve_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for :func:`sdegan.solvers.cdeint` (Brownian keys are SDE-only)."""
+    options = _checked(options)
+    return {key: options[key] for key in _CDE_KEYS if options.get(key) is not None}

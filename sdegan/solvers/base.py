@@ -1,0 +1,103 @@
+"""Abstract bases of the fixed-step solvers implemented here.
+
+A solver declares what it is as class attributes (orders, SDE types, noise types, reversibility) and
+implements one step. A reversible solver also implements its exact algebraic backward pass: given the state
+after a step and the adjoints of that state, it reconstructs the state before the step and the adjoints
+there, with no stored trajectory.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar, Optional
+
+from torch import Tensor
+
+from sdegan.solvers.vector_fields import NOISE_TYPES, ControlledVectorField
+
+State = tuple  # a solver's state; its first entry is always the solution y
+
+
+class Solver(abc.ABC):
+    """A fixed-step solver for ``dy = f dt + g dX``.
+
+    Class attributes:
+        name: the method name used by ``sdeint``/``cdeint``/``odeint``.
+        ode_order: order of convergence on ODEs (and CDEs driven by smooth paths).
+        strong_order: strong order on SDEs with general noise and with additive noise.
+        sde_types: the SDE interpretations it converges to.
+        noise_types: the torchsde noise types it handles.
+        reversible: whether it supports ``gradient="reversible"``.
+    """
+
+    name: ClassVar[str]
+    ode_order: ClassVar[int]
+    strong_order: ClassVar[float]
+    strong_order_additive: ClassVar[float]
+    sde_types: ClassVar[tuple[str, ...]] = ("stratonovich",)
+    noise_types: ClassVar[tuple[str, ...]] = NOISE_TYPES
+    reversible: ClassVar[bool] = False
+
+    def __init__(self, vector_field: ControlledVectorField):
+        self.vector_field = vector_field
+
+    @abc.abstractmethod
+    def initial_state(self, t0: Tensor, y0: Tensor) -> State:
+        """The solver state at the initial time."""
+
+    @abc.abstractmethod
+    def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[Tensor]) -> State:
+        """One step from ``t0`` to ``t1 = t0 + h`` with control increment ``dx``; differentiable."""
+
+
+@dataclass
+class BackwardCarry:
+    """What a reversible backward pass carries from step to step.
+
+    Attributes:
+        state: the reconstructed solver state at the current time (detached tensors, plus solver extras).
+        adjoint_y: the adjoint of the solution y at the current time (output gradients are added to it).
+        adjoint_params: accumulated gradients of the vector field's parameters (``None`` while zero).
+        extras: solver-specific adjoints and live evaluations.
+    """
+
+    state: State
+    adjoint_y: Tensor
+    adjoint_params: list[Optional[Tensor]]
+    extras: dict = field(default_factory=dict)
+
+    def add_parameter_gradients(self, grads: tuple[Optional[Tensor], ...], sign: float = 1.0) -> None:
+        for i, grad in enumerate(grads):
+            if grad is None:
+                continue
+            grad = grad if sign == 1.0 else -grad
+            current = self.adjoint_params[i]
+            self.adjoint_params[i] = grad if current is None else current + grad
+
+
+class ReversibleSolver(Solver):
+    """A solver whose step can be inverted exactly, giving gradients in memory independent of the steps."""
+
+    reversible: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def terminal_state(self, state: State) -> tuple[Tensor, ...]:
+        """The tensors to keep after the forward pass (O(1) memory) to start the backward pass."""
+
+    @abc.abstractmethod
+    def backward_start(self, t: Tensor, saved: tuple[Tensor, ...], adjoint_y: Tensor) -> BackwardCarry:
+        """Starts the backward pass at the final time from :meth:`terminal_state`'s tensors."""
+
+    @abc.abstractmethod
+    def backward_step(
+        self, t0: Tensor, t1: Tensor, h: float, carry: BackwardCarry, dx: Optional[Tensor], want_dx: bool
+    ) -> tuple[BackwardCarry, Optional[Tensor]]:
+        """Reconstructs the state at ``t0`` from the one at ``t1`` and propagates the adjoints.
+
+        Returns the carry at ``t0`` and, if ``want_dx``, the gradient with respect to the control increment.
+        """
+
+    @abc.abstractmethod
+    def backward_finish(self, carry: BackwardCarry) -> Tensor:
+        """Finishes the backward pass at the initial time; returns the gradient of the initial state."""

@@ -1,0 +1,55 @@
+"""Choosing and building the Brownian motion that drives an SDE solve."""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import torch
+import torchsde
+
+from sdegan.solvers.virtual_brownian_tree import VirtualBrownianTree
+
+BROWNIANS = ("interval", "tree")
+
+
+def make_brownian(
+    kind: Union[str, None, object],
+    t0: float,
+    t1: float,
+    size: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+    dt: Optional[float],
+    levy_area_approximation: str = "none",
+    entropy: Optional[int] = None,
+):
+    """Returns a Brownian object ``bm(ta, tb) -> W(tb) - W(ta)`` of shape ``size``.
+
+    Args:
+        kind: ``None`` or ``"interval"`` (torchsde's BrownianInterval, always given the ``dt`` hint),
+            ``"tree"`` (a classic :class:`VirtualBrownianTree`), or an existing Brownian object (returned as is).
+        entropy: seed; by default drawn from torch's global generator, so ``torch.manual_seed`` fixes the sample.
+    """
+    if kind is not None and not isinstance(kind, str):
+        if not callable(kind):
+            raise ValueError(f"brownian must be one of {BROWNIANS}, None, or a Brownian object; got {kind!r}.")
+        return kind
+    kind = "interval" if kind is None else kind
+    if kind not in BROWNIANS:
+        raise ValueError(f"brownian must be one of {BROWNIANS}, None, or a Brownian object; got {kind!r}.")
+    if entropy is None:
+        entropy = int(torch.randint(0, 2**31 - 1, ()).item())
+    if kind == "interval":
+        return torchsde.BrownianInterval(
+            t0=t0,
+            t1=t1,
+            size=size,
+            dtype=dtype,
+            device=device,
+            entropy=entropy,
+            dt=dt,
+            levy_area_approximation=levy_area_approximation,
+        )
+    if levy_area_approximation != "none":
+        raise ValueError("brownian='tree' has no Levy area; use brownian='interval' for this method.")
+    return VirtualBrownianTree(t0=t0, t1=t1, size=size, dtype=dtype, device=device, entropy=entropy)

@@ -1,0 +1,76 @@
+"""The time grid a fixed-step solve walks: the output times plus the steps of size ``dt`` between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+_GRID_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class StepGrid:
+    """Step times ``times[0] < ... < times[N]`` containing every output time.
+
+    Attributes:
+        times: the N + 1 step times as Python floats (the same floats are used for every Brownian query, so
+            forward and reverse passes ask for bit-identical intervals).
+        output_steps: for each output time, the index in ``times`` where it lies.
+        times_tensor: ``times`` as a tensor of the state's dtype and device (what vector fields receive).
+    """
+
+    times: tuple[float, ...]
+    output_steps: tuple[int, ...]
+    times_tensor: Tensor
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.times) - 1
+
+    def step_size(self, n: int) -> float:
+        return self.times[n + 1] - self.times[n]
+
+
+def check_output_times(ts: Tensor) -> None:
+    """Raises ValueError unless ``ts`` is a 1-D tensor of at least two strictly increasing times."""
+    if not isinstance(ts, Tensor) or ts.dim() != 1 or ts.numel() < 2:
+        raise ValueError("ts must be a 1-D tensor of at least two output times.")
+    if not bool((ts[1:] > ts[:-1]).all()):
+        raise ValueError("ts must be strictly increasing.")
+
+
+def make_step_grid(ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: torch.device) -> StepGrid:
+    """Builds the step grid; ``dt=None`` steps from output time to output time.
+
+    Raises:
+        ValueError: if ``dt`` is not positive or does not divide every interval between consecutive output
+            times (the fixed-step solvers here output exactly on their grid, which exact gradients need).
+    """
+    check_output_times(ts)
+    output_times = [float(t) for t in ts.tolist()]
+    if dt is None:
+        times = output_times
+        output_steps = list(range(len(times)))
+    else:
+        dt = float(dt)
+        if not dt > 0:
+            raise ValueError(f"dt must be positive, got {dt}.")
+        times = [output_times[0]]
+        output_steps = [0]
+        for start, end in zip(output_times[:-1], output_times[1:]):
+            ratio = (end - start) / dt
+            num = round(ratio)
+            if num < 1 or abs(ratio - num) > _GRID_TOLERANCE * max(1.0, ratio):
+                raise ValueError(
+                    f"dt={dt} does not divide the output interval [{start}, {end}]: choose dt so that every "
+                    "interval between consecutive ts is a whole number of steps (or dt=None to step from "
+                    "output time to output time)."
+                )
+            step = (end - start) / num
+            times += [start + k * step for k in range(1, num)] + [end]
+            output_steps.append(len(times) - 1)
+    times_tensor = torch.tensor(times, dtype=dtype, device=device)
+    return StepGrid(tuple(times), tuple(output_steps), times_tensor)

@@ -1,0 +1,107 @@
+"""``sdeint``: the front door for SDE solves."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import torch
+import torchsde
+from torch import Tensor, nn
+
+from sdegan.solvers.brownian import make_brownian
+from sdegan.solvers.capabilities import check_choice, solver_class
+from sdegan.solvers.controls import BrownianControl
+from sdegan.solvers.grid import check_output_times, make_step_grid
+from sdegan.solvers.integrate import integrate_direct, integrate_reversible
+from sdegan.solvers.reversible_runge_kutta import ReversibleRungeKutta
+from sdegan.solvers.vector_fields import SDEVectorField
+
+
+def sdeint(
+    sde: nn.Module,
+    y0: Tensor,
+    ts: Tensor,
+    *,
+    method: str = "reversible_heun",
+    gradient: str = "reversible",
+    brownian: Union[str, None, Any] = None,
+    dt: float,
+    coupling: Optional[float] = None,
+    adjoint_params: Sequence[Tensor] = (),
+    **options: Any,
+) -> Tensor:
+    """Solves a torchsde-style SDE ``dy = f(t, y) dt + g(t, y) dW`` from ``y0`` at the output times ``ts``.
+
+    Arguments:
+        sde: an ``nn.Module`` with ``f(t, y)`` and ``g(t, y)`` (or ``f_and_g``) and attributes ``noise_type``
+            ("general", "diagonal", "scalar", "additive") and ``sde_type`` ("stratonovich", "ito"); with general
+            noise, ``brownian_size`` (else inferred from one evaluation of ``g``).
+        y0: initial state ``(batch, state)``.
+        ts: strictly increasing output times, 1-D.
+        method: ``reversible_heun``, ``reversible_<base>`` (base in euler, midpoint, ralston3, rk4) or one of
+            torchsde's solvers (euler, milstein, srk, midpoint, heun, euler_heun, log_ode); see
+            :func:`sdegan.solvers.capabilities`.
+        gradient: ``"direct"`` (backpropagate through the solver), ``"adjoint"`` (torchsde's continuous adjoint;
+            reversible Heun uses torchsde's ``adjoint_reversible_heun``) or ``"reversible"`` (exact reversible
+            backward pass, memory independent of the number of steps).
+        brownian: ``None``/``"interval"`` (torchsde BrownianInterval with the dt hint), ``"tree"`` (classic
+            Virtual Brownian Tree) or a Brownian object ``bm(ta, tb) -> increment`` of shape (batch, noise).
+        dt: step size. For this package's methods it must divide every interval between consecutive ``ts``.
+        coupling: the coupling parameter of ``reversible_<base>`` methods (default
+            :data:`sdegan.solvers.reversible_runge_kutta.DEFAULT_COUPLING`).
+        adjoint_params: tensors the SDE uses that are not its parameters but need gradients (e.g. a context).
+        options: passed on to torchsde for torchsde's methods (e.g. ``logqp``, ``adaptive``).
+
+    Returns:
+        The solution at ``ts``, shape ``(len(ts), batch, state)``.
+    """
+    vector_field = SDEVectorField(sde, adjoint_params)
+    info = check_choice("sde", method, gradient, vector_field.sde_type, vector_field.noise_type)
+    check_output_times(ts)
+    if y0.dim() != 2:
+        raise ValueError(f"y0 must have shape (batch, state), got {tuple(y0.shape)}.")
+    ours = info.backend == "sdegan" and gradient != "adjoint"
+    _check_coupling(method, coupling)
+    if ours and options:
+        raise ValueError(f"Unexpected options {sorted(options)} for method={method!r} with gradient={gradient!r}.")
+
+    t0, t1 = float(ts[0]), float(ts[-1])
+    size = (y0.size(0), _brownian_size(sde, vector_field, y0, ts[0]))
+    bm = make_brownian(brownian, t0, t1, size, y0.dtype, y0.device, dt, info.levy_area)
+
+    if not ours:
+        params = tuple(adjoint_params)
+        if gradient == "adjoint":
+            extra = dict(adjoint_method="adjoint_reversible_heun") if method == "reversible_heun" else {}
+            if params:
+                extra["adjoint_params"] = tuple(sde.parameters()) + params
+            return torchsde.sdeint_adjoint(sde, y0, ts, bm=bm, method=method, dt=dt, **extra, **options)
+        return torchsde.sdeint(sde, y0, ts, bm=bm, method=method, dt=dt, **options)
+
+    grid = make_step_grid(ts, dt, y0.dtype, y0.device)
+    cls = solver_class(method)
+    solver = cls(vector_field, coupling) if issubclass(cls, ReversibleRungeKutta) else cls(vector_field)
+    control = BrownianControl(bm, grid)
+    if gradient == "reversible":
+        return integrate_reversible(solver, y0, grid, control, None)
+    return integrate_direct(solver, y0, grid, control)
+
+
+def _brownian_size(sde: nn.Module, vector_field: SDEVectorField, y0: Tensor, t0: Tensor) -> int:
+    if vector_field.noise_type == "diagonal":
+        return y0.size(-1)
+    if vector_field.noise_type == "scalar":
+        return 1
+    if hasattr(sde, "brownian_size"):
+        return int(sde.brownian_size)
+    with torch.no_grad():
+        _, g = vector_field.evaluate(t0, y0)
+    return g.size(-1)
+
+
+def _check_coupling(method: str, coupling: Optional[float]) -> None:
+    if coupling is not None and not (method.startswith("reversible_") and method != "reversible_heun"):
+        raise ValueError(
+            f"coupling applies only to reversible_<base> methods (reversible_euler, reversible_midpoint, "
+            f"reversible_ralston3, reversible_rk4), not to method={method!r}; leave it None."
+        )

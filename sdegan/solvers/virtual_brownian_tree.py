@@ -1,0 +1,117 @@
+"""A classic Virtual Brownian Tree (Li, Wong, Chen, Duvenaud 2020): the baseline the Brownian Interval beats.
+
+``W(t)`` for any ``t`` is found by dyadic bisection of ``[t0, t1]`` from the root: the value at a midpoint is
+drawn from the Brownian bridge between the interval's end values, with randomness seeded by the node's
+position, until the midpoint is within ``tol`` of ``t``; the value there is then the bridge mean. Every
+query walks down from the root, costing O(log((t1 - t0) / tol)) normal draws, and nothing is stored, so the
+same query gives the same value in any order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Optional, Union
+
+import torch
+from torch import Tensor
+from torchsde import BaseBrownian
+
+Scalar = Union[float, Tensor]
+
+
+class VirtualBrownianTree(BaseBrownian):
+    """Brownian motion of shape ``size`` on ``[t0, t1]``, queried as ``tree(ta, tb) -> W(tb) - W(ta)``.
+
+    Args:
+        t0, t1: the time interval.
+        size: shape of each increment, e.g. ``(batch, channels)``.
+        dtype, device: of the increments.
+        entropy: seed; by default drawn from torch's global generator (so ``torch.manual_seed`` fixes it).
+        tol: queries are resolved to a dyadic point within ``tol`` (default ``(t1 - t0) * 2**-20``).
+    """
+
+    __slots__ = ("_t0", "_t1", "_size", "_dtype", "_device", "_entropy", "_tol", "_w1")
+
+    def __init__(
+        self,
+        t0: Scalar,
+        t1: Scalar,
+        size: tuple[int, ...],
+        dtype: Optional[torch.dtype] = None,
+        device: Optional[Union[str, torch.device]] = None,
+        entropy: Optional[int] = None,
+        tol: Optional[float] = None,
+    ):
+        self._t0, self._t1 = float(t0), float(t1)
+        if not self._t1 > self._t0:
+            raise ValueError(f"Need t0 < t1, got t0={self._t0}, t1={self._t1}.")
+        self._size = tuple(size)
+        self._dtype = torch.get_default_dtype() if dtype is None else dtype
+        self._device = torch.device("cpu" if device is None else device)
+        self._entropy = int(torch.randint(0, 2**62, ()).item()) if entropy is None else int(entropy)
+        self._tol = (self._t1 - self._t0) * 2.0**-20 if tol is None else float(tol)
+        if not self._tol > 0:
+            raise ValueError(f"tol must be positive, got {self._tol}.")
+        self._w1 = math.sqrt(self._t1 - self._t0) * self._normal(-1, 0)  # W(t1), the root's end value
+
+    def _normal(self, depth: int, index: int) -> Tensor:
+        """A standard normal tensor determined by the node (depth, index) and the entropy only."""
+        key = f"{self._entropy}:{depth}:{index}".encode()
+        seed = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+        generator = torch.Generator(device=self._device).manual_seed(seed)
+        return torch.randn(self._size, generator=generator, dtype=self._dtype, device=self._device)
+
+    def _value(self, t: float) -> Tensor:
+        """W(t) - W(t0), by bisection from the root; the interval at (depth, index) has children
+        (depth + 1, 2 index) and (depth + 1, 2 index + 1), and its midpoint is drawn with its own seed."""
+        if not self._t0 <= t <= self._t1:
+            raise ValueError(f"Query time {t} outside [{self._t0}, {self._t1}].")
+        start, end = self._t0, self._t1
+        w_start, w_end = torch.zeros_like(self._w1), self._w1
+        depth, index = 0, 0
+        while True:
+            mid = 0.5 * (start + end)
+            if abs(t - start) <= self._tol:
+                return w_start
+            if abs(t - end) <= self._tol:
+                return w_end
+            bridge_std = math.sqrt((end - start) / 4.0)
+            w_mid = 0.5 * (w_start + w_end) + bridge_std * self._normal(depth, index)
+            if abs(t - mid) <= self._tol:
+                return w_mid
+            depth, index = depth + 1, 2 * index
+            if t < mid:
+                end, w_end = mid, w_mid
+            else:
+                start, w_start = mid, w_mid
+                index += 1
+
+    def __call__(self, ta: Scalar, tb: Optional[Scalar] = None, return_U: bool = False, return_A: bool = False):
+        if return_U or return_A:
+            raise ValueError("VirtualBrownianTree has no Levy area; use levy_area_approximation='none' methods.")
+        if tb is None:
+            return self._value(float(ta))
+        return self._value(float(tb)) - self._value(float(ta))
+
+    def __repr__(self) -> str:
+        return (
+            f"VirtualBrownianTree(t0={self._t0}, t1={self._t1}, size={self._size}, dtype={self._dtype}, "
+            f"device={self._device}, tol={self._tol})"
+        )
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size(self._size)
+
+    @property
+    def levy_area_approximation(self) -> str:
+        return "none"

@@ -1,0 +1,15 @@
+"""LightningModules (SDE-GAN, latent SDE) and training callbacks."""
+
+from sdegan.training.callbacks import GeneratorMetricsCallback, SamplePlotCallback
+from sdegan.training.errors import NonFiniteLossError
+from sdegan.training.latent_sde import LatentSDE
+from sdegan.training.sde_gan import LIPSCHITZ_METHODS, SDEGAN
+
+__all__ = [
+    "GeneratorMetricsCallback",
+    "LIPSCHITZ_METHODS",
+    "LatentSDE",
+    "NonFiniteLossError",
+    "SDEGAN",
+    "SamplePlotCallback",
+]

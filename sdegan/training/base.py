@@ -1,0 +1,116 @@
+"""Behaviour shared by the SDE-GAN and latent-SDE LightningModules."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from sdegan.models.solve_options import SOLVE_OPTION_KEYS
+from sdegan.training.instrumentation import (
+    EvaluationCounter,
+    capture_rng_state,
+    check_finite_gradients,
+    restore_rng_state,
+)
+
+__all__ = ["NeuralSDEModule"]
+
+RNG_CHECKPOINT_KEY = "sdegan_rng_state"
+
+
+def _plain_solve_options(solve_options: Mapping[str, Any]) -> dict[str, Any]:
+    options = dict(solve_options)
+    unknown = set(options) - set(SOLVE_OPTION_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown solve option(s) {sorted(unknown)}; valid keys: {list(SOLVE_OPTION_KEYS)}"
+        )
+    return options
+
+
+class NeuralSDEModule(pl.LightningModule):
+    """Base class: time grid, solve options, step timing, NFE logging and RNG state in checkpoints.
+
+    Subclasses build their networks, then call :meth:`_count_evaluations` with the vector-field
+    networks, and implement :meth:`_sample_batch`.
+    """
+
+    def __init__(self, times: Sequence[float] | torch.Tensor, solve_options: Mapping[str, Any]) -> None:
+        super().__init__()
+        times = torch.as_tensor(times, dtype=torch.get_default_dtype()).flatten()
+        if times.numel() < 2 or not bool((times.diff() > 0).all()):
+            raise ValueError("times must be a strictly increasing grid of at least two points")
+        self.register_buffer("times", times)
+        self.solve_options = _plain_solve_options(solve_options)
+        self._evaluations: EvaluationCounter | None = None
+        self._step_started = 0.0
+        self._pending_rng_state: dict[str, Any] | None = None
+        self._rng_before_validation: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- instrumentation
+    def _count_evaluations(self, modules: dict[str, nn.Module]) -> None:
+        self._evaluations = EvaluationCounter(modules)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._evaluations is not None:
+            self._evaluations.reset()
+        self._step_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.log("train/step_time", time.perf_counter() - self._step_started, on_step=True)
+        if self._evaluations is not None:
+            for name, count in self._evaluations.counts.items():
+                self.log(f"solver/nfe_{name}", float(count), on_step=True)
+            self.log("solver/nfe", float(self._evaluations.total()), on_step=True, prog_bar=True)
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.automatic_optimization:  # manual steps check before calling optimizer.step()
+            check_finite_gradients(self.parameters(), self.global_step)
+
+    def on_validation_epoch_start(self) -> None:
+        # Validation samples must not shift the training run's random streams (resume == uninterrupted).
+        self._rng_before_validation = capture_rng_state()
+
+    def on_validation_epoch_end(self) -> None:
+        restore_rng_state(self._rng_before_validation)
+
+    # ---------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[RNG_CHECKPOINT_KEY] = capture_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Applied when training (re)starts, after Lightning's own set-up has used the generators.
+        self._pending_rng_state = checkpoint.get(RNG_CHECKPOINT_KEY)
+
+    def on_train_start(self) -> None:
+        if self._pending_rng_state is not None:
+            restore_rng_state(self._pending_rng_state)
+            self._pending_rng_state = None
+
+    # ---------------------------------------------------------------- sampling
+    def _sample_batch(self, num_samples: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, num_samples: int, batch_size: int = 1024) -> torch.Tensor:
+        """``num_samples`` generated paths ``(num_samples, len(times), 1 + C)`` in the path format.
+
+        Uses the evaluation networks (the SWA averages once averaging has started, for SDE-GANs);
+        drawn in chunks of ``batch_size`` to bound memory. Returned on the module's device.
+        """
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be positive, got {num_samples}")
+        chunks = []
+        remaining = num_samples
+        while remaining > 0:
+            size = min(batch_size, remaining)
+            chunks.append(self._sample_batch(size))
+            remaining -= size
+        return torch.cat(chunks)

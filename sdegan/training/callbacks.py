@@ -1,0 +1,146 @@
+"""Lightning callbacks: sample-path plots and generator metrics (``val/mmd``, test metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pytorch_lightning as pl
+import torch
+
+from sdegan.training.instrumentation import preserved_rng
+from sdegan.training.plots import sample_paths_figure
+
+__all__ = ["SamplePlotCallback", "GeneratorMetricsCallback"]
+
+
+def _datamodule(trainer: pl.Trainer) -> Any:
+    datamodule = trainer.datamodule
+    if datamodule is None:
+        raise ValueError("this callback needs the run's datamodule: call trainer.fit(model, datamodule=...)")
+    return datamodule
+
+
+class SamplePlotCallback(pl.Callback):
+    """Writes a PNG of real vs generated paths in original units, with marginal histograms.
+
+    The real paths are the datamodule's ``val_paths``; both sets go through
+    ``datamodule.normaliser.inverse_transform``. Written at the end of training as
+    ``<output_dir>/<filename>`` (default: the trainer's ``default_root_dir``) and, with
+    ``every_n_validations > 0``, also after every n-th validation as ``samples_step<N>.png``. Logged
+    to wandb (key ``samples``) when a ``WandbLogger`` is attached. Sampling does not disturb the
+    training run's random streams.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        filename: str = "samples.png",
+        num_samples: int = 512,
+        num_paths: int = 32,
+        histogram_fractions: Sequence[float] = (0.0, 0.5, 1.0),
+        channel: int = 0,
+        every_n_validations: int = 0,
+    ) -> None:
+        if num_samples < 2 or num_paths < 1 or every_n_validations < 0:
+            raise ValueError("need num_samples >= 2, num_paths >= 1 and every_n_validations >= 0")
+        self.output_dir = output_dir
+        self.filename = filename
+        self.num_samples = num_samples
+        self.num_paths = num_paths
+        self.histogram_fractions = tuple(histogram_fractions)
+        self.channel = channel
+        self.every_n_validations = every_n_validations
+        self._validations = 0
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.every_n_validations == 0:
+            return
+        self._validations += 1
+        if self._validations % self.every_n_validations == 0:
+            self.plot(trainer, pl_module, f"samples_step{trainer.global_step}.png")
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.plot(trainer, pl_module, self.filename)
+
+    def plot(self, trainer: pl.Trainer, pl_module: pl.LightningModule, filename: str) -> Path | None:
+        """Draw, save and log the figure; returns its path (``None`` on non-zero ranks)."""
+        if not trainer.is_global_zero:
+            return None
+        datamodule = _datamodule(trainer)
+        real = datamodule.val_paths[: self.num_samples]
+        with preserved_rng():
+            generated = pl_module.sample(self.num_samples).cpu()
+        normaliser = datamodule.normaliser
+        figure = sample_paths_figure(
+            normaliser.inverse_transform(real.cpu()),
+            normaliser.inverse_transform(generated),
+            channel=self.channel,
+            num_paths=self.num_paths,
+            histogram_fractions=self.histogram_fractions,
+            title=f"step {trainer.global_step}",
+        )
+        directory = Path(self.output_dir or trainer.default_root_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / filename
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        for logger in trainer.loggers:
+            if isinstance(logger, pl.loggers.WandbLogger):
+                logger.log_image(key="samples", images=[str(path)], step=trainer.global_step)
+        return path
+
+
+class GeneratorMetricsCallback(pl.Callback):
+    """Logs ``val/mmd`` after each validation and the ``test/*`` metrics of ``sdegan.metrics``.
+
+    ``val/mmd``: signature MMD (``metrics.mmd`` settings) between up to ``val_samples`` validation
+    paths and as many generated paths. Test: :func:`sdegan.metrics.evaluate_generator` against the
+    datamodule's train/test paths with the ``metrics`` config, at the end of ``trainer.test``.
+    Sampling does not disturb the training run's random streams.
+
+    Arguments:
+        metrics: the Hydra ``metrics`` config (a mapping for ``MetricsConfig.from_mapping``).
+        val_samples: paths per side for ``val/mmd``.
+        seed: base seed of the test metrics.
+    """
+
+    def __init__(self, metrics: Mapping[str, Any] | None = None, val_samples: int = 256, seed: int = 0) -> None:
+        from sdegan.metrics import MetricsConfig
+
+        self.config = MetricsConfig() if metrics is None else MetricsConfig.from_mapping(metrics)
+        if val_samples < 2:
+            raise ValueError(f"val_samples must be >= 2, got {val_samples}")
+        self.val_samples = val_samples
+        self.seed = seed
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        import dataclasses
+
+        from sdegan.metrics import signature_mmd
+
+        real = _datamodule(trainer).val_paths[: self.val_samples].cpu()
+        with preserved_rng():
+            generated = pl_module.sample(real.size(0)).cpu()
+        value = signature_mmd(real, generated, **dataclasses.asdict(self.config.mmd))
+        pl_module.log("val/mmd", value, prog_bar=True, sync_dist=True)
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from sdegan.metrics import evaluate_generator
+
+        datamodule = _datamodule(trainer)
+        # trainer.test runs under inference mode; the metrics train small classifiers/predictors.
+        with torch.inference_mode(False), torch.enable_grad(), preserved_rng():
+            results = evaluate_generator(
+                lambda n: pl_module.sample(n).cpu(),
+                datamodule.train_paths.cpu(),
+                datamodule.test_paths.cpu(),
+                self.config,
+                seed=self.seed,
+                prefix="test",
+            )
+        pl_module.log_dict(results, sync_dist=True)

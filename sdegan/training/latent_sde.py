@@ -1,0 +1,103 @@
+"""Latent-SDE training: maximise the ELBO with KL annealing, Adam and exponential learning-rate decay."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from sdegan.models import LatentSDEModel
+from sdegan.training.base import NeuralSDEModule
+from sdegan.training.instrumentation import check_finite_loss, preserved_rng
+
+__all__ = ["LatentSDE"]
+
+
+class LatentSDE(NeuralSDEModule):
+    """Latent SDE (Li et al. 2020) as a LightningModule.
+
+    Loss per step: ``-(log_likelihood - beta * (kl_path + kl_initial))`` with ``beta`` rising linearly
+    from ``kl_anneal_start`` to 1 over ``kl_anneal_steps`` steps (0 = no annealing). Logged:
+    ``train/loss``, ``train/elbo`` (un-annealed), ``train/log_likelihood``, ``train/kl``,
+    ``train/kl_weight``; ``val/elbo``. :meth:`sample` draws from the prior (decoder means).
+
+    Arguments (beyond ``data_channels``, ``times``, ``solve_options`` given by the entry point):
+        latent_size, context_size, hidden_size, width, depth, activation: network sizes.
+        lr, lr_decay: Adam learning rate, multiplied by ``lr_decay`` after every step.
+    """
+
+    def __init__(
+        self,
+        data_channels: int,
+        times: Sequence[float] | torch.Tensor,
+        solve_options: Mapping[str, Any],
+        latent_size: int = 4,
+        context_size: int = 16,
+        hidden_size: int = 32,
+        width: int = 32,
+        depth: int = 1,
+        activation: str = "softplus",
+        lr: float = 1e-2,
+        lr_decay: float = 0.997,
+        kl_anneal_steps: int = 1000,
+        kl_anneal_start: float = 0.0,
+    ) -> None:
+        if kl_anneal_steps < 0 or not 0.0 <= kl_anneal_start <= 1.0:
+            raise ValueError(
+                f"need kl_anneal_steps >= 0 and 0 <= kl_anneal_start <= 1, got {kl_anneal_steps}, "
+                f"{kl_anneal_start}"
+            )
+        super().__init__(times, solve_options)
+        self.save_hyperparameters(ignore=["times", "solve_options"])
+        self.hparams["times"] = self.times.tolist()
+        self.hparams["solve_options"] = dict(self.solve_options)
+        self.model = LatentSDEModel(
+            data_channels, latent_size, context_size, hidden_size, width, depth, activation
+        )
+        self._count_evaluations({"latent": self.model.dynamics.diffusion})
+
+    def kl_weight(self) -> float:
+        """The annealed weight ``beta`` of the KL terms at the current step."""
+        steps = self.hparams.kl_anneal_steps
+        if steps == 0:
+            return 1.0
+        start = self.hparams.kl_anneal_start
+        return min(1.0, start + (1.0 - start) * self.global_step / steps)
+
+    def _sample_batch(self, num_samples: int) -> torch.Tensor:
+        return self.model.sample(self.times, num_samples, self.solve_options)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.hparams.lr_decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        terms = self.model.elbo_terms(batch, self.times, self.solve_options)
+        kl = terms["kl_path"] + terms["kl_initial"]
+        beta = self.kl_weight()
+        loss = -(terms["log_likelihood"] - beta * kl)
+        check_finite_loss(loss, self.global_step, "negative ELBO")
+        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
+        self.log("train/elbo", (terms["log_likelihood"] - kl).detach(), on_step=True)
+        self.log("train/log_likelihood", terms["log_likelihood"].detach(), on_step=True)
+        self.log("train/kl", kl.detach(), on_step=True)
+        self.log("train/kl_weight", beta, on_step=True)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_end(outputs, batch, batch_idx)
+        self.model.release_context()
+
+    def _elbo(self, batch: torch.Tensor) -> torch.Tensor:
+        terms = self.model.elbo_terms(batch, self.times, self.solve_options)
+        self.model.release_context()
+        return terms["log_likelihood"] - terms["kl_path"] - terms["kl_initial"]
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self.log("val/elbo", self._elbo(batch), prog_bar=True, sync_dist=True)
+
+    def test_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        with preserved_rng():
+            self.log("test/elbo", self._elbo(batch), sync_dist=True)

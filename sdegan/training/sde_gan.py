@@ -1,0 +1,217 @@
+"""SDE-GAN training (Kidger et al. 2021) with the clipped recipe or the gradient-penalty baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+from sdegan.models import Discriminator, Generator
+from sdegan.nn import clip_linear_weights
+from sdegan.training.base import NeuralSDEModule
+from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss, preserved_rng
+
+__all__ = ["SDEGAN", "LIPSCHITZ_METHODS"]
+
+LIPSCHITZ_METHODS = ("clip", "gradient_penalty")
+_DEFAULT_ACTIVATION = {"clip": "lipswish", "gradient_penalty": "softplus"}
+
+
+def _frozen_average(module: nn.Module) -> AveragedModel:
+    averaged = AveragedModel(module)
+    for parameter in averaged.parameters():
+        parameter.requires_grad_(False)
+    return averaged
+
+
+class SDEGAN(NeuralSDEModule):
+    """Wasserstein GAN with a neural SDE generator and a neural CDE discriminator.
+
+    One training step is one batch. ``lipschitz="clip"`` (the paper's recipe): one backward pass of
+    ``mean D(fake) - mean D(real)`` per step, the generator's gradients negated, one optimiser step
+    for both networks, then every discriminator ``Linear`` weight clamped to ``[-1/out, 1/out]``.
+    ``lipschitz="gradient_penalty"`` (WGAN-GP baseline): out of every ``critic_steps + 1`` steps,
+    ``critic_steps`` update the discriminator with the penalty
+    ``gradient_penalty_weight * (|grad_Y D(Y_interp)| - 1)^2`` on random interpolates of real and
+    generated paths (a double backward through the CDE solve, done with ``penalty_gradient``), and
+    one updates the generator. Under DDP this mode leaves one network unused per step: use
+    ``trainer.strategy=ddp_find_unused_parameters_true``.
+
+    A single Adadelta optimiser holds both networks as two parameter groups (learning rates
+    ``generator_lr`` / ``discriminator_lr``, both ``weight_decay``), so ``trainer.max_steps`` counts
+    batches. From ``swa_start`` steps on (``None`` disables it), both networks are averaged with equal
+    weights (:class:`torch.optim.swa_utils.AveragedModel`); validation, :meth:`sample` and saved
+    checkpoints then use/hold the averages.
+
+    Arguments (beyond ``data_channels``, ``times``, ``solve_options`` given by the entry point):
+        lipschitz: ``"clip"`` or ``"gradient_penalty"``.
+        activation: MLP activation; ``None`` = ``lipswish`` (clip) / ``softplus`` (gradient penalty).
+        initial_noise_size, noise_size, hidden_size, width, depth: network sizes (both networks
+            share ``hidden_size``, ``width``, ``depth``).
+        initial_scale, vector_field_scale: the generator's initialisation scaling.
+    """
+
+    def __init__(
+        self,
+        data_channels: int,
+        times: Sequence[float] | torch.Tensor,
+        solve_options: Mapping[str, Any],
+        lipschitz: str = "clip",
+        activation: str | None = None,
+        initial_noise_size: int = 5,
+        noise_size: int = 3,
+        hidden_size: int = 16,
+        width: int = 16,
+        depth: int = 1,
+        initial_scale: float = 3.0,
+        vector_field_scale: float = 0.5,
+        generator_lr: float = 2e-4,
+        discriminator_lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        swa_start: int | None = 5000,
+        critic_steps: int = 5,
+        gradient_penalty_weight: float = 10.0,
+        penalty_gradient: str | None = "direct",
+    ) -> None:
+        if lipschitz not in LIPSCHITZ_METHODS:
+            raise ValueError(f"unknown lipschitz={lipschitz!r}; valid choices: {list(LIPSCHITZ_METHODS)}")
+        if critic_steps < 1:
+            raise ValueError(f"critic_steps must be >= 1, got {critic_steps}")
+        super().__init__(times, solve_options)
+        self.save_hyperparameters(ignore=["times", "solve_options"])
+        self.hparams["times"] = self.times.tolist()
+        self.hparams["solve_options"] = dict(self.solve_options)
+        self.automatic_optimization = False
+        self.lipschitz = lipschitz
+        activation = activation or _DEFAULT_ACTIVATION[lipschitz]
+        self.generator = Generator(
+            data_channels, initial_noise_size, noise_size, hidden_size, width, depth, activation,
+            initial_scale, vector_field_scale,
+        )
+        self.discriminator = Discriminator(data_channels, hidden_size, width, depth, activation)
+        self.averaged_generator = _frozen_average(self.generator)
+        self.averaged_discriminator = _frozen_average(self.discriminator)
+        # After the averages are copied, so the copies carry no counting hooks.
+        self._count_evaluations(
+            {"generator": self.generator.vector_field.drift, "discriminator": self.discriminator.vector_field}
+        )
+
+    # ---------------------------------------------------------------- evaluation networks
+    @property
+    def averaging_started(self) -> bool:
+        return int(self.averaged_generator.n_averaged) > 0
+
+    def evaluation_generator(self) -> Generator:
+        """The SWA-averaged generator once averaging has started, else the trained one."""
+        return self.averaged_generator.module if self.averaging_started else self.generator
+
+    def evaluation_discriminator(self) -> Discriminator:
+        """The SWA-averaged discriminator once averaging has started, else the trained one."""
+        return self.averaged_discriminator.module if self.averaging_started else self.discriminator
+
+    def _sample_batch(self, num_samples: int) -> torch.Tensor:
+        return self.evaluation_generator()(self.times, num_samples, self.solve_options)
+
+    # ---------------------------------------------------------------- training
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        return torch.optim.Adadelta(
+            [
+                {"params": self.generator.parameters(), "lr": hp.generator_lr},
+                {"params": self.discriminator.parameters(), "lr": hp.discriminator_lr},
+            ],
+            weight_decay=hp.weight_decay,
+        )
+
+    def _wasserstein(self, fake: torch.Tensor, real: torch.Tensor, discriminator: Discriminator) -> torch.Tensor:
+        return discriminator(fake, self.solve_options).mean() - discriminator(real, self.solve_options).mean()
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        optimizer = self.optimizers()
+        step = self.global_step
+        optimizer.zero_grad(set_to_none=True)
+        if self.lipschitz == "clip":
+            loss = self._clipped_backward(batch, step)
+        elif step % (self.hparams.critic_steps + 1) < self.hparams.critic_steps:
+            loss = self._critic_backward(batch, step)
+        else:
+            loss = self._generator_backward(batch.size(0), step)
+        check_finite_gradients(self.parameters(), step)
+        optimizer.step()
+        if self.lipschitz == "clip":
+            clip_linear_weights(self.discriminator)
+        swa_start = self.hparams.swa_start
+        if swa_start is not None and self.global_step >= swa_start:
+            self.averaged_generator.update_parameters(self.generator)
+            self.averaged_discriminator.update_parameters(self.discriminator)
+        return loss.detach()
+
+    def _clipped_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
+        fake = self.generator(self.times, real.size(0), self.solve_options)
+        loss = self._wasserstein(fake, real, self.discriminator)
+        check_finite_loss(loss, step, "SDE-GAN loss D(fake) - D(real)")
+        self.manual_backward(loss)
+        for parameter in self.generator.parameters():
+            if parameter.grad is not None:
+                parameter.grad.neg_()
+        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
+        return loss
+
+    def _critic_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
+        with torch.no_grad():
+            fake = self.generator(self.times, real.size(0), self.solve_options)
+        discriminator = self.discriminator
+        real_coeffs, fake_coeffs = discriminator.coefficients(real), discriminator.coefficients(fake)
+        wasserstein = (
+            discriminator.score(fake_coeffs, self.solve_options).mean()
+            - discriminator.score(real_coeffs, self.solve_options).mean()
+        )
+        penalty = self.gradient_penalty(real_coeffs, fake_coeffs)
+        loss = wasserstein + self.hparams.gradient_penalty_weight * penalty
+        check_finite_loss(loss, step, "critic loss")
+        self.manual_backward(loss)
+        for parameter in self.generator.parameters():
+            parameter.grad = None
+        self.log("train/loss", wasserstein.detach(), on_step=True, prog_bar=True)
+        self.log("train/gradient_penalty", penalty.detach(), on_step=True)
+        return loss
+
+    def _generator_backward(self, num_samples: int, step: int) -> torch.Tensor:
+        fake = self.generator(self.times, num_samples, self.solve_options)
+        loss = -self.discriminator(fake, self.solve_options).mean()
+        check_finite_loss(loss, step, "generator loss -D(fake)")
+        self.manual_backward(loss)
+        for parameter in self.discriminator.parameters():
+            parameter.grad = None
+        self.log("train/generator_loss", loss.detach(), on_step=True)
+        return loss
+
+    def gradient_penalty(self, real_coeffs: torch.Tensor, fake_coeffs: torch.Tensor) -> torch.Tensor:
+        """``mean (|grad_Y D(Y)| - 1)^2`` at ``Y = a real + (1 - a) fake``, ``a ~ U(0, 1)`` per path.
+
+        The gradient is taken with respect to the interpolation coefficients (all channels, time
+        included) with ``create_graph=True``, so the penalty is differentiable in the parameters.
+        """
+        alpha = torch.rand(real_coeffs.size(0), 1, 1, device=real_coeffs.device, dtype=real_coeffs.dtype)
+        interpolates = (alpha * real_coeffs + (1 - alpha) * fake_coeffs).detach().requires_grad_(True)
+        options = dict(self.solve_options)
+        if self.hparams.penalty_gradient is not None:
+            options["gradient"] = self.hparams.penalty_gradient
+        scores = self.discriminator.score(interpolates, options)
+        (gradient,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+        return (gradient.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+    # ---------------------------------------------------------------- validation / test
+    def _evaluation_loss(self, real: torch.Tensor) -> torch.Tensor:
+        fake = self.evaluation_generator()(self.times, real.size(0), self.solve_options)
+        return self._wasserstein(fake, real, self.evaluation_discriminator())
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self.log("val/loss", self._evaluation_loss(batch), prog_bar=True, sync_dist=True)
+
+    def test_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        with preserved_rng():
+            self.log("test/loss", self._evaluation_loss(batch), sync_dist=True)
