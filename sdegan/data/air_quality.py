@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sdegan.data.datamodule import PathDataModule
-from sdegan.data.paths import RawPaths
+from sdegan.data.paths import RawPaths, random_subset
 
 ARCHIVE_NAME = "PRSA2017_Data_20130301-20170228.zip"
 DOWNLOAD_PAGE = "https://archive.ics.uci.edu/dataset/501/beijing+multi+site+air+quality+data"
@@ -59,7 +59,7 @@ def _station_files_in_zip(archive: zipfile.ZipFile, label: str) -> dict[str, byt
 
 
 def read_station_files(path: str | Path) -> dict[str, tuple[str, bytes]]:
-    """Map station name -> (file label, CSV bytes) from the zip archive or directory at ``path``."""
+    """Map station name -> (file label, CSV bytes), sorted by station, from the zip archive or directory at ``path``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(_missing_file_message(path))
@@ -80,14 +80,14 @@ def read_station_files(path: str | Path) -> dict[str, tuple[str, bytes]]:
     with zipfile.ZipFile(path) as archive:
         return {
             station: (f"{path}:{station}", content)
-            for station, content in _station_files_in_zip(archive, str(path)).items()
+            for station, content in sorted(_station_files_in_zip(archive, str(path)).items())
         }
 
 
 def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd.DataFrame:
     """One station's hourly ``channels`` on a complete hourly index (missing hours NaN), in original units."""
     try:
-        frame = pd.read_csv(io.BytesIO(content), na_values=["NA"], keep_default_na=False)
+        frame = pd.read_csv(io.BytesIO(content), na_values=["NA", ""], keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ValueError(f"malformed CSV {label}: {error}") from error
     missing = [column for column in TIME_COLUMNS + list(channels) if column not in frame.columns]
@@ -137,6 +137,7 @@ class AirQualityDataModule(PathDataModule):
         stations: stations to use (default: every station file found).
         window_length: hours per window (path length).
         max_missing_fraction: windows where some channel misses more than this fraction are dropped.
+        num_paths: if set, a seeded random subset of this many windows is used (e.g. for quick runs).
         batch_size, seed, val_fraction, test_fraction, num_workers: see :class:`PathDataModule`.
     """
 
@@ -148,6 +149,7 @@ class AirQualityDataModule(PathDataModule):
         stations: Sequence[str] | None = None,
         window_length: int = 24,
         max_missing_fraction: float = 0.5,
+        num_paths: int | None = None,
         batch_size: int = 256,
         seed: int = 0,
         val_fraction: float = 0.1,
@@ -177,6 +179,7 @@ class AirQualityDataModule(PathDataModule):
         self.stations = None if stations is None else list(stations)
         self.window_length = window_length
         self.max_missing_fraction = max_missing_fraction
+        self.num_paths = num_paths
 
     @property
     def description(self) -> str:
@@ -189,7 +192,9 @@ class AirQualityDataModule(PathDataModule):
             if unknown or not self.stations:
                 raise ValueError(f"stations must be a non-empty subset of {sorted(files)}; got {self.stations}")
             files = {station: files[station] for station in self.stations}
-        series = {station: parse_station_csv(content, label, self.channels) for station, (label, content) in files.items()}
+        series = {
+            station: parse_station_csv(content, label, self.channels) for station, (label, content) in files.items()
+        }
         start = min(frame.index[0] for frame in series.values())
 
         all_values, all_groups = [], []
@@ -217,4 +222,5 @@ class AirQualityDataModule(PathDataModule):
                 f"{self.max_missing_fraction} of some channel; no paths left"
             )
         times = np.broadcast_to(np.arange(self.window_length, dtype=np.float64), values.shape[:2]).copy()
-        return RawPaths(times, values, list(self.channels), np.concatenate(all_groups))
+        raw = RawPaths(times, values, list(self.channels), np.concatenate(all_groups))
+        return random_subset(raw, self.num_paths, self.seed, self.description)

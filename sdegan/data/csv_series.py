@@ -3,7 +3,8 @@
 Long format: one row per observation with a series-id column, a time column and one or more value columns
 (each value column is a channel). Wide format: a time column and one column per series (one channel each).
 Empty cells (or NA/NaN) are missing values. Times are numbers, or datetimes (converted to hours); both are
-divided by ``time_scale``. Within a series times must be strictly increasing in file order.
+divided by ``time_scale`` (by default the mean spacing of consecutive observations in the paths, so that
+regular data gets times 0, 1, 2, ...). Within a series times must be strictly increasing in file order.
 
 Each series becomes one path (all series must then have the same number of observations), or with
 ``window_length`` is cut into windows of that many consecutive observations (stride ``window_stride``,
@@ -24,7 +25,7 @@ import pandas as pd
 
 from sdegan.data.datamodule import PathDataModule
 from sdegan.data.example_csv import EXAMPLE_PATH_KEYWORD, write_example_csv
-from sdegan.data.paths import RawPaths
+from sdegan.data.paths import RawPaths, random_subset
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def _numeric(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
     return converted.to_numpy(dtype=np.float64)
 
 
-def _times(frame: pd.DataFrame, column: str, time_scale: float, label: str) -> np.ndarray:
+def _times(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
     if frame[column].isna().any():
         row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
         raise ValueError(f"malformed CSV {label}: time column {column!r} is empty in data row {row + 1}")
@@ -76,7 +77,7 @@ def _times(frame: pd.DataFrame, column: str, time_scale: float, label: str) -> n
                 f"malformed CSV {label}: time column {column!r} holds neither numbers nor ISO 8601 datetimes ({error})"
             ) from error
         times = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 3600.0
-    return times / time_scale
+    return times
 
 
 def _check_increasing(times: np.ndarray, series: str, label: str) -> None:
@@ -92,8 +93,9 @@ def _check_increasing(times: np.ndarray, series: str, label: str) -> None:
 class CSVDataModule(PathDataModule):
     """Paths from the user's CSV file (see the module docstring and docs/data.md).
 
-    ``times`` (the generation grid) is the common train grid, or, when times are irregular, a uniform grid
-    from the mean first to the mean last train time; ``dt`` is its smallest spacing.
+    ``times`` (the generation grid) is the common train grid; when times are irregular it is ``0, 1, ...,
+    length - 1`` with the automatic time unit, else a uniform grid over the mean train span (see
+    :meth:`PathDataModule.generation_times`); ``dt`` is its smallest spacing.
 
     Arguments:
         path: the CSV file, or ``"example"`` for the generated example.
@@ -103,8 +105,11 @@ class CSVDataModule(PathDataModule):
         value_columns: channels (long) or series (wide); default every other column.
         window_length: observations per path; ``None`` makes each whole series one path.
         window_stride: observations between window starts (default ``window_length``: no overlap).
-        time_scale: times are divided by it.
+        time_scale: times are divided by it; ``None`` (default) divides by the mean spacing of consecutive
+            observations over all paths, so regular data gets times ``0, 1, 2, ...`` and irregular data
+            the generation grid ``0, 1, ..., length - 1`` (whole numbers, which fixed-step solvers need).
         split_by: ``"window"`` (windows split independently) or ``"series"`` (a series' windows share a split).
+        num_paths: if set, a seeded random subset of this many paths is used.
         batch_size, seed, val_fraction, test_fraction, num_workers: see :class:`PathDataModule`.
     """
 
@@ -118,8 +123,9 @@ class CSVDataModule(PathDataModule):
         value_columns: Sequence[str] | None = None,
         window_length: int | None = None,
         window_stride: int | None = None,
-        time_scale: float = 1.0,
+        time_scale: float | None = None,
         split_by: str = "window",
+        num_paths: int | None = None,
         batch_size: int = 256,
         seed: int = 0,
         val_fraction: float = 0.1,
@@ -139,10 +145,12 @@ class CSVDataModule(PathDataModule):
             raise ValueError(f"split_by must be one of {list(SPLIT_BY)}, got {split_by!r}")
         if window_length is not None and (not isinstance(window_length, int) or window_length < 2):
             raise ValueError(f"window_length must be None or an integer >= 2, got {window_length!r}")
-        if window_stride is not None and (window_length is None or not isinstance(window_stride, int) or window_stride < 1):
+        if window_stride is not None and (
+            window_length is None or not isinstance(window_stride, int) or window_stride < 1
+        ):
             raise ValueError(f"window_stride must be a positive integer and needs window_length, got {window_stride!r}")
-        if not time_scale > 0:
-            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        if time_scale is not None and not time_scale > 0:
+            raise ValueError(f"time_scale must be positive or None (automatic), got {time_scale}")
         self.path = Path(path)
         self.format = format
         self.id_column = id_column
@@ -152,6 +160,7 @@ class CSVDataModule(PathDataModule):
         self.window_stride = window_stride or window_length
         self.time_scale = time_scale
         self.split_by = split_by
+        self.num_paths = num_paths
 
     @property
     def description(self) -> str:
@@ -172,14 +181,16 @@ class CSVDataModule(PathDataModule):
         value_columns = self.value_columns or [column for column in frame.columns if column not in key_columns]
         if not value_columns:
             raise ValueError(f"malformed CSV {label}: no value columns besides {key_columns}")
-        times = _times(frame, self.time_column, self.time_scale, label)
+        times = _times(frame, self.time_column, label)
         values = np.stack([_numeric(frame, column, label) for column in value_columns], axis=-1)
         if self.format == "wide":
             _check_increasing(times, "(all columns)", label)
             return list(value_columns), [times] * len(value_columns), list(values.T[..., None]), ["value"]
         if frame[self.id_column].isna().any():
             row = int(np.flatnonzero(frame[self.id_column].isna().to_numpy())[0])
-            raise ValueError(f"malformed CSV {label}: series id column {self.id_column!r} is empty in data row {row + 1}")
+            raise ValueError(
+                f"malformed CSV {label}: series id column {self.id_column!r} is empty in data row {row + 1}"
+            )
         ids, series_times, series_values = [], [], []
         for series_id, rows in frame.groupby(self.id_column, sort=False).indices.items():
             _check_increasing(times[rows], str(series_id), label)
@@ -187,6 +198,17 @@ class CSVDataModule(PathDataModule):
             series_times.append(times[rows])
             series_values.append(values[rows])
         return ids, series_times, series_values, list(value_columns)
+
+    @staticmethod
+    def mean_spacing(times: np.ndarray) -> float:
+        """The automatic time unit: the mean spacing of consecutive observations over all paths."""
+        return float(np.mean(times[:, -1] - times[:, 0]) / (times.shape[1] - 1))
+
+    def generation_times(self, train_times: np.ndarray) -> np.ndarray:
+        """With the automatic time unit and irregular times, ``0, 1, ..., length - 1`` (the mean spacing is 1)."""
+        if self.time_scale is None and not np.all(train_times == train_times[:1]):
+            return np.arange(train_times.shape[1], dtype=np.float64)
+        return super().generation_times(train_times)
 
     def load_raw(self) -> RawPaths:
         ids, series_times, series_values, channel_names = self.read_series()
@@ -211,6 +233,8 @@ class CSVDataModule(PathDataModule):
                 for start in range(0, length - self.window_length + 1, self.window_stride)
             ]
         times = np.stack([series_times[i][a:b] - series_times[i][a] for i, a, b in windows])
+        times = times / (self.time_scale or self.mean_spacing(times))
         values = np.stack([series_values[i][a:b] for i, a, b in windows])
         groups = np.array([i for i, _, _ in windows]) if self.split_by == "series" else None
-        return RawPaths(times, values, channel_names, groups)
+        raw = RawPaths(times, values, channel_names, groups)
+        return random_subset(raw, self.num_paths, self.seed, self.description)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import math
+import warnings
 
 import numpy as np
 import pytorch_lightning as pl
@@ -61,12 +63,15 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
         return Normaliser.fit(train.values, train.channel_names)
 
     def generation_times(self, train_times: np.ndarray) -> np.ndarray:
-        """The grid generators sample on: the common train grid if all train paths share one, else a uniform
-        grid of the same length from the mean first to the mean last train time (so a fixed step divides it)."""
+        """The grid generators sample on: the common train grid if all train paths share one, else a uniform grid
+        of the same length over the mean train time span, its step rounded to 8 significant bits so that every
+        grid point is exact in float32 and the step divides every interval exactly (fixed-step solvers need it)."""
         if np.all(train_times == train_times[:1]):
             return train_times[0]
-        start, end = train_times[:, 0].mean(), train_times[:, -1].mean()
-        return np.linspace(start, end, train_times.shape[1])
+        length = train_times.shape[1]
+        step = _round_to_significant_bits((train_times[:, -1].mean() - train_times[:, 0].mean()) / (length - 1), 8)
+        start = round(train_times[:, 0].mean() / step) * step
+        return start + step * np.arange(length)
 
     # ------------------------------------------------------------------------------------------------ Lightning API
     def setup(self, stage: str | None = None) -> None:
@@ -85,9 +90,17 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
         self.train_paths = self._to_paths(train)
         self.val_paths = self._to_paths(_subset(raw, val_index))
         self.test_paths = self._to_paths(_subset(raw, test_index))
-        times = self.generation_times(train.times)
-        self.times = torch.as_tensor(times, dtype=torch.float32)
-        self.dt = float(np.min(np.diff(times)))
+        self.times = torch.as_tensor(self.generation_times(train.times), dtype=torch.float32)
+        grid = self.times.double().numpy()
+        self.dt = float(np.min(np.diff(grid)))
+        ratios = np.diff(grid) / self.dt
+        if np.any(np.abs(ratios - np.round(ratios)) > 1e-7 * np.maximum(1.0, ratios)):
+            warnings.warn(
+                f"{self.description}: the smallest spacing dt={self.dt} of the time grid does not divide all its "
+                "intervals exactly in float32, which fixed-step solvers need; rescale time (e.g. the csv dataset's "
+                "time_scale) so that the grid is whole numbers",
+                stacklevel=2,
+            )
         self._is_set_up = True
 
     def _to_paths(self, raw: RawPaths) -> torch.Tensor:
@@ -123,6 +136,11 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
     def state_dict(self) -> dict:
         """Normalisation statistics, saved into Lightning checkpoints for reference."""
         return {"normaliser": self.normaliser.state_dict()} if self._is_set_up else {}
+
+
+def _round_to_significant_bits(value: float, bits: int) -> float:
+    scale = 2.0 ** (math.floor(math.log2(value)) - bits + 1)
+    return round(value / scale) * scale
 
 
 def _subset(raw: RawPaths, index: np.ndarray) -> RawPaths:

@@ -1,4 +1,4 @@
-"""A small deterministic example CSV in long format, so that ``dataset=csv dataset.path=example`` runs out of the box."""
+"""A small deterministic example CSV in long format, so that ``dataset=csv`` (``path: example``) runs as is."""
 
 from __future__ import annotations
 

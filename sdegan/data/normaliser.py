@@ -56,7 +56,8 @@ class Normaliser:
     def _check(self, paths: torch.Tensor) -> None:
         if paths.shape[-1] != 1 + self.num_channels:
             raise ValueError(
-                f"expected paths with last dimension 1 + {self.num_channels} (time + channels), got {tuple(paths.shape)}"
+                f"expected paths with last dimension 1 + {self.num_channels} (time + channels), "
+                f"got shape {tuple(paths.shape)}"
             )
 
     def transform(self, paths: torch.Tensor) -> torch.Tensor:

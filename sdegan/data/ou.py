@@ -45,7 +45,7 @@ def simulate_time_dependent_ou(
 
 
 def drop_entries(values: np.ndarray, missing_fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Copy of ``values`` with exactly ``floor(missing_fraction * values.size)`` entries, uniformly chosen, set to NaN."""
+    """Copy of ``values`` with exactly ``floor(missing_fraction * values.size)`` uniformly chosen entries set to NaN."""
     if not 0.0 <= missing_fraction < 1.0:
         raise ValueError(f"missing_fraction must lie in [0, 1), got {missing_fraction}")
     dropped = values.copy()
@@ -99,7 +99,10 @@ class OUDataModule(PathDataModule):
 
     @property
     def description(self) -> str:
-        return f"ou dataset (num_paths={self.num_paths}, length={self.length}, missing_fraction={self.missing_fraction})"
+        return (
+            f"ou dataset (num_paths={self.num_paths}, length={self.length}, "
+            f"missing_fraction={self.missing_fraction})"
+        )
 
     def load_raw(self) -> RawPaths:
         times, values = simulate_time_dependent_ou(

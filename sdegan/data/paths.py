@@ -12,6 +12,7 @@ STREAM_DATA = 0
 STREAM_MISSING = 1
 STREAM_SPLIT = 2
 STREAM_TASK = 3
+STREAM_SUBSET = 4
 
 
 def seeded_rng(seed: int, stream: int) -> np.random.Generator:
@@ -37,6 +38,18 @@ class RawPaths:
     values: np.ndarray
     channel_names: list[str]
     groups: np.ndarray | None = field(default=None)
+
+
+def random_subset(raw: RawPaths, num_paths: int | None, seed: int, source: str) -> RawPaths:
+    """``raw`` itself if ``num_paths`` is None, else a seeded random subset of ``num_paths`` paths (in order)."""
+    if num_paths is None:
+        return raw
+    available = len(raw.times)
+    if not isinstance(num_paths, int) or not 1 <= num_paths <= available:
+        raise ValueError(f"{source}: num_paths must be null or an integer in [1, {available}], got {num_paths!r}")
+    keep = np.sort(seeded_rng(seed, STREAM_SUBSET).permutation(available)[:num_paths])
+    groups = None if raw.groups is None else raw.groups[keep]
+    return RawPaths(raw.times[keep], raw.values[keep], list(raw.channel_names), groups)
 
 
 def validate_paths(raw: RawPaths, source: str) -> None:

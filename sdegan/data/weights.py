@@ -64,11 +64,12 @@ def generate_weight_trajectories(
     parameters = {"w1": w1, "b1": b1, "w2": w2, "b2": b2}
     records = np.empty((num_runs, length, hidden_width))
     records[:, 0] = w2[:, 0]
-    for record in range(1, length):
-        for _ in range(record_every):
-            batch = rng.integers(0, training_points, size=(num_runs, sgd_batch_size))
-            parameters = sgd_step(parameters, inputs[batch], targets[batch], learning_rate)
-        records[:, record] = parameters["w2"][:, 0]
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+        for record in range(1, length):
+            for _ in range(record_every):
+                batch = rng.integers(0, training_points, size=(num_runs, sgd_batch_size))
+                parameters = sgd_step(parameters, inputs[batch], targets[batch], learning_rate)
+            records[:, record] = parameters["w2"][:, 0]
     if not np.all(np.isfinite(records)):
         raise ValueError(f"SGD diverged (non-finite weights) with learning_rate={learning_rate}; use a smaller one")
     return records

@@ -42,8 +42,10 @@ class CDEClassifier(nn.Module):
     """A neural CDE driven by the linearly interpolated path, solved with ``sdegan.solvers.cdeint``.
 
     The path is parameterised by observation index (0, 1, ..., length - 1); time enters as a channel
-    of the control. ``solve_options`` go to ``cdeint`` (``method``, ``gradient``, ``dt``, ``rtol``,
-    ``atol``, ``norm``, ...).
+    of the control. The solve outputs at every observation (so fixed-step methods without ``dt``
+    take one step per observation, and adaptive ones restart at the kinks of the interpolation);
+    the logit reads the final state. ``solve_options`` go to ``cdeint`` (``method``, ``gradient``,
+    ``dt``, ``rtol``, ``atol``, ``norm``, ...).
     """
 
     def __init__(self, channels: int, hidden_size: int, solve_options: Mapping[str, Any]) -> None:
@@ -60,7 +62,7 @@ class CDEClassifier(nn.Module):
 
         control = torchcde.LinearInterpolation(torchcde.linear_interpolation_coeffs(paths))
         z0 = self.initial(paths[:, 0])
-        zs = cdeint(self.vector_field, z0, control, control.interval, **self.solve_options)
+        zs = cdeint(self.vector_field, z0, control, control.grid_points, **self.solve_options)
         return self.readout(zs[-1]).squeeze(-1)
 
 

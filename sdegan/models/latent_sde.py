@@ -22,7 +22,7 @@ from sdegan.models.paths import check_paths
 from sdegan.models.solve_options import sde_solve_kwargs
 from sdegan.nn import MLP
 
-__all__ = ["LatentSDEModel", "PosteriorWithKL", "PriorSDE"]
+__all__ = ["LatentSDEModel", "PosteriorWithKL", "PriorSDE", "masked_gaussian_log_likelihood"]
 
 _MIN_DIFFUSION = 1e-3
 
@@ -41,6 +41,15 @@ class _Dynamics(nn.Module):
 
     def sigma(self, tz: torch.Tensor) -> torch.Tensor:
         return nn.functional.softplus(self.diffusion(tz)) + _MIN_DIFFUSION
+
+
+def masked_gaussian_log_likelihood(
+    values: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    """Per-path Gaussian log-likelihood ``(batch,)`` summed over the observed (non-NaN) entries only."""
+    observed = ~torch.isnan(values)
+    log_density = torch.distributions.Normal(mean, std).log_prob(torch.nan_to_num(values))
+    return torch.where(observed, log_density, torch.zeros_like(log_density)).sum(dim=(1, 2))
 
 
 def _with_time(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -196,12 +205,7 @@ class LatentSDEModel(nn.Module):
         )
         zs, kl_path = ys[..., :-1].transpose(0, 1), ys[-1, :, -1]
         predicted = self.decoder(zs)
-        values = paths[..., 1:]
-        observed = ~torch.isnan(values)
-        log_density = torch.distributions.Normal(predicted, self.observation_std()).log_prob(
-            torch.nan_to_num(values)
-        )
-        log_likelihood = (log_density * observed).sum(dim=(1, 2))
+        log_likelihood = masked_gaussian_log_likelihood(paths[..., 1:], predicted, self.observation_std())
         return {
             "log_likelihood": log_likelihood.mean(),
             "kl_path": kl_path.mean(),

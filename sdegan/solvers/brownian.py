@@ -22,6 +22,7 @@ def make_brownian(
     dt: Optional[float],
     levy_area_approximation: str = "none",
     entropy: Optional[int] = None,
+    tol: Optional[float] = None,
 ):
     """Returns a Brownian object ``bm(ta, tb) -> W(tb) - W(ta)`` of shape ``size``.
 
@@ -29,6 +30,8 @@ def make_brownian(
         kind: ``None`` or ``"interval"`` (torchsde's BrownianInterval, always given the ``dt`` hint),
             ``"tree"`` (a classic :class:`VirtualBrownianTree`), or an existing Brownian object (returned as is).
         entropy: seed; by default drawn from torch's global generator, so ``torch.manual_seed`` fixes the sample.
+        tol: query tolerance: the tree's bisection depth (default ``(t1 - t0) * 2**-20``); for the interval,
+            torchsde's ``tol`` (default 0).
     """
     if kind is not None and not isinstance(kind, str):
         if not callable(kind):
@@ -49,7 +52,8 @@ def make_brownian(
             entropy=entropy,
             dt=dt,
             levy_area_approximation=levy_area_approximation,
+            tol=0.0 if tol is None else tol,
         )
     if levy_area_approximation != "none":
         raise ValueError("brownian='tree' has no Levy area; use brownian='interval' for this method.")
-    return VirtualBrownianTree(t0=t0, t1=t1, size=size, dtype=dtype, device=device, entropy=entropy)
+    return VirtualBrownianTree(t0=t0, t1=t1, size=size, dtype=dtype, device=device, entropy=entropy, tol=tol)

@@ -105,8 +105,8 @@ def odeint(
     kwargs = _torchdiffeq_kwargs(info, gradient, dt, rtol, atol, norm)
     if gradient == "adjoint":
         kwargs["adjoint_params"] = tuple(func.parameters()) + tuple(adjoint_params)
-        return torchdiffeq.odeint_adjoint(func, y0, ts, method=method, **kwargs)
-    return torchdiffeq.odeint(func, y0, ts, method=method, **kwargs)
+        return torchdiffeq.odeint_adjoint(func, y0, ts, **kwargs)
+    return torchdiffeq.odeint(func, y0, ts, **kwargs)
 
 
 def _check(func, problem, method, gradient, coupling, rtol, atol, norm, ts) -> MethodInfo:

@@ -4,7 +4,7 @@ reversible, converging to the Stratonovich solution.
 State ``(y, z, f(t, z), g(t, z))``; with ``inc(f, g) = f h + g dX``:
 
     z_{n+1} = 2 y_n - z_n + inc(f_n, g_n)
-    y_{n+1} = y_n + (inc(f_n, g_n) + inc(f_{n+1}, g_{n+1})) / 2,   (f_{n+1}, g_{n+1}) at (t_{n+1}, z_{n+1})
+    y_{n+1} = y_n + inc(f_n + f_{n+1}, g_n + g_{n+1}) / 2,   (f_{n+1}, g_{n+1}) at (t_{n+1}, z_{n+1})
 
 The backward pass evaluates the vector field once per step, at the reconstructed ``z_n``, with autograd
 on; that single evaluation both reconstructs ``y_n`` and, one step later, gives the vector-Jacobian
@@ -34,6 +34,10 @@ def _add_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
     return _add(a[0], b[0]), _add(a[1], b[1])
 
 
+def _half(dx: Optional[Tensor]) -> Optional[Tensor]:
+    return None if dx is None else 0.5 * dx
+
+
 def _detach(evaluation: Evaluation) -> Evaluation:
     return tuple(None if e is None else e.detach() for e in evaluation)
 
@@ -55,7 +59,7 @@ class ReversibleHeun(ReversibleSolver):
         increment0 = field.increment(evaluation0, h, dx)
         z1 = 2 * y0 - z0 + increment0
         evaluation1 = field.evaluate(t1, z1)
-        y1 = y0 + 0.5 * (increment0 + field.increment(evaluation1, h, dx))
+        y1 = y0 + field.increment(_add_evaluations(evaluation0, evaluation1), 0.5 * h, _half(dx))
         return y1, z1, evaluation1
 
     def terminal_state(self, state: State) -> tuple[Tensor, ...]:
@@ -117,8 +121,7 @@ class ReversibleHeun(ReversibleSolver):
         increment1 = field.increment(evaluation1, h, dx)
         z0 = 2 * y1 - z1 - increment1
         z0_leaf, evaluation0 = self._live_evaluation(t0, z0)
-        increment0 = field.increment(_detach(evaluation0), h, dx)
-        y0 = y1 - 0.5 * (increment0 + increment1)
+        y0 = y1 - field.increment(_add_evaluations(_detach(evaluation0), evaluation1), 0.5 * h, _half(dx))
 
         # Adjoints of (y0, z0, evaluation0) from z1 = 2 y0 - z0 + inc0 and y1 = y0 + (inc0 + inc1) / 2.
         adjoint_evaluation0, adjoint_dx0 = field.increment_adjoint(

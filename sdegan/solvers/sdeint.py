@@ -25,6 +25,7 @@ def sdeint(
     method: str = "reversible_heun",
     gradient: str = "reversible",
     brownian: Union[str, None, Any] = None,
+    brownian_tol: Optional[float] = None,
     dt: float,
     coupling: Optional[float] = None,
     adjoint_params: Sequence[Tensor] = (),
@@ -46,6 +47,7 @@ def sdeint(
             backward pass, memory independent of the number of steps).
         brownian: ``None``/``"interval"`` (torchsde BrownianInterval with the dt hint), ``"tree"`` (classic
             Virtual Brownian Tree) or a Brownian object ``bm(ta, tb) -> increment`` of shape (batch, noise).
+        brownian_tol: query tolerance of the Brownian motion built here (see :func:`make_brownian`).
         dt: step size. For this package's methods it must divide every interval between consecutive ``ts``.
         coupling: the coupling parameter of ``reversible_<base>`` methods (default
             :data:`sdegan.solvers.reversible_runge_kutta.DEFAULT_COUPLING`).
@@ -67,7 +69,7 @@ def sdeint(
 
     t0, t1 = float(ts[0]), float(ts[-1])
     size = (y0.size(0), _brownian_size(sde, vector_field, y0, ts[0]))
-    bm = make_brownian(brownian, t0, t1, size, y0.dtype, y0.device, dt, info.levy_area)
+    bm = make_brownian(brownian, t0, t1, size, y0.dtype, y0.device, dt, info.levy_area, tol=brownian_tol)
 
     if not ours:
         params = tuple(adjoint_params)

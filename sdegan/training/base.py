@@ -49,7 +49,6 @@ class NeuralSDEModule(pl.LightningModule):
         self.solve_options = _plain_solve_options(solve_options)
         self._evaluations: EvaluationCounter | None = None
         self._step_started = 0.0
-        self._pending_rng_state: dict[str, Any] | None = None
         self._rng_before_validation: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- instrumentation
@@ -86,13 +85,12 @@ class NeuralSDEModule(pl.LightningModule):
         checkpoint[RNG_CHECKPOINT_KEY] = capture_rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Applied when training (re)starts, after Lightning's own set-up has used the generators.
-        self._pending_rng_state = checkpoint.get(RNG_CHECKPOINT_KEY)
-
-    def on_train_start(self) -> None:
-        if self._pending_rng_state is not None:
-            restore_rng_state(self._pending_rng_state)
-            self._pending_rng_state = None
+        # Resuming a fit (a trainer is attached): continue the saved random streams, restored here,
+        # before Lightning creates the epoch's data iterator (its shuffle draws from them).
+        # Plain ``load_from_checkpoint`` (no trainer) leaves the global generators alone.
+        state = checkpoint.get(RNG_CHECKPOINT_KEY)
+        if state is not None and self._trainer is not None:
+            restore_rng_state(state)
 
     # ---------------------------------------------------------------- sampling
     def _sample_batch(self, num_samples: int) -> torch.Tensor:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 AIR_QUALITY_HEADER = (
     '"No","year","month","day","hour","PM2.5","PM10","SO2","NO2","CO","O3","TEMP","PRES","DEWP","RAIN","wd",'
@@ -80,10 +81,8 @@ def write_air_quality_fixture(
     return directory
 
 
-def identical(first, second) -> bool:
+def identical(first: torch.Tensor, second: torch.Tensor) -> bool:
     """Whether two tensors are bitwise equal, NaNs in the same places counting as equal."""
-    import torch
-
     return first.shape == second.shape and torch.equal(first.isnan(), second.isnan()) and torch.equal(
         first.nan_to_num(), second.nan_to_num()
     )

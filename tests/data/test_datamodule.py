@@ -125,14 +125,19 @@ def test_dataloaders_yield_path_batches_deterministically():
     assert identical(torch.cat(list(module.test_dataloader())), module.test_paths)
 
 
-def test_generation_times_for_irregular_paths_span_the_mean_duration_uniformly():
+def test_generation_times_for_irregular_paths_are_an_exact_uniform_grid_over_the_mean_span():
     raw = random_raw()
     module = ArrayDataModule(raw, batch_size=8, seed=1)
     module.setup()
     train_index, _, _ = split_indices(50, 0.1, 0.1, seed=1)
     start, end = raw.times[train_index, 0].mean(), raw.times[train_index, -1].mean()
-    np.testing.assert_allclose(module.times.numpy(), np.linspace(start, end, 7), rtol=1e-6)
-    assert module.dt == pytest.approx((end - start) / 6)
+    step = (end - start) / 6
+    assert abs(module.dt - step) < step / 2**8  # the step is rounded to 8 significant bits
+    # the start is rounded to a multiple of the step (it is 0 for the csv dataset, whose times start at 0)
+    np.testing.assert_allclose(module.times.numpy(), np.linspace(start, end, 7), rtol=0, atol=step / 2 + 6 * step / 2**8)
+    # every grid point is an exact multiple of dt (in float32 too), as fixed-step solvers need
+    ratios = module.times.double() / module.dt
+    assert torch.equal(ratios, ratios.round())
 
 
 def test_generation_times_for_regular_paths_are_the_common_grid():

@@ -7,7 +7,7 @@ import statistics
 import pytest
 import torch
 
-from simulated_ou import ou_paths
+from tests.metrics.simulated_ou import ou_paths
 from sdegan.metrics import fill_missing, path_signatures, signature_mmd
 from sdegan.metrics.signature_mmd import unbiased_mmd2_from_features
 

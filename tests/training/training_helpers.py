@@ -63,3 +63,35 @@ class SyntheticPathDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return DataLoader(self.test_paths, batch_size=self.batch_size)
+
+
+SOLVE_OPTIONS = {"method": "reversible_heun", "gradient": "reversible", "brownian": "interval", "dt": 1.0,
+                 "coupling": None}
+# One compatible method per gradient method (reversible_heun has no continuous adjoint for CDEs).
+GRADIENT_CASES = [("reversible_heun", "direct"), ("reversible_heun", "reversible"), ("midpoint", "adjoint")]
+
+
+def solve_options(method: str = "reversible_heun", gradient: str = "reversible") -> dict:
+    return {**SOLVE_OPTIONS, "method": method, "gradient": gradient}
+
+
+def quiet_trainer(root, max_steps: int, callbacks=(), checkpoint_every: int | None = None, **kwargs) -> pl.Trainer:
+    """A CPU trainer without progress bar or logger; optional ModelCheckpoint every n steps into root."""
+    callbacks = list(callbacks)
+    if checkpoint_every is not None:
+        callbacks.append(pl.callbacks.ModelCheckpoint(
+            dirpath=str(root), every_n_train_steps=checkpoint_every, save_top_k=-1,
+            filename="{step}", save_on_train_epoch_end=False,
+        ))
+    options = dict(
+        accelerator="cpu", devices=1, max_steps=max_steps, max_epochs=-1, logger=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        enable_checkpointing=checkpoint_every is not None, limit_val_batches=1,
+        val_check_interval=2, check_val_every_n_epoch=None, default_root_dir=str(root),
+    )
+    options.update(kwargs)
+    return pl.Trainer(callbacks=callbacks, **options)
+
+
+def parameter_vector(module: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])

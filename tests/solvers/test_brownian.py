@@ -1,0 +1,79 @@
+"""Acceptance 5: Brownian motion statistics, additivity, and reproducibility of queries in any order."""
+
+import pytest
+import torch
+from scipy import stats
+
+from sdegan.solvers import VirtualBrownianTree, make_brownian
+
+KINDS = ["interval", "tree"]
+# Each statistical check below fails by chance with probability 1e-6 (the seeds are fixed anyway).
+FALSE_ALARM = 1e-6
+
+
+def _brownian(kind, size=(2000, 3), dtype=torch.float64, t1=4.0, entropy=123):
+    return make_brownian(kind, 0.0, t1, size, dtype, torch.device("cpu"), dt=0.25, entropy=entropy)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_increments_have_zero_mean_and_variance_equal_to_the_interval_length(kind):
+    bm = _brownian(kind)
+    ta, tb = 0.75, 2.25
+    samples = (bm(ta, tb) / (tb - ta) ** 0.5).flatten().numpy()  # should be iid standard normal
+    n = samples.size
+    mean_z = samples.mean() * n**0.5
+    assert abs(mean_z) < stats.norm.isf(FALSE_ALARM / 2)
+    sum_of_squares = (samples**2).sum()  # chi-squared with n degrees of freedom
+    assert stats.chi2.ppf(FALSE_ALARM / 2, n) < sum_of_squares < stats.chi2.isf(FALSE_ALARM / 2, n)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_disjoint_increments_are_uncorrelated(kind):
+    bm = _brownian(kind)
+    first, second = bm(0.0, 1.0).flatten().numpy(), bm(1.0, 2.0).flatten().numpy()
+    correlation = (first * second).mean() / ((first**2).mean() * (second**2).mean()) ** 0.5
+    assert abs(correlation) * first.size**0.5 < stats.norm.isf(FALSE_ALARM / 2)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sub_interval_increments_sum_to_the_parent(kind):
+    bm = _brownian(kind, size=(16, 3))
+    points = [0.0, 0.3, 0.5, 1.25, 2.0, 3.9]
+    parts = sum(bm(a, b) for a, b in zip(points[:-1], points[1:]))
+    torch.testing.assert_close(parts, bm(points[0], points[-1]), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reverse_order_queries_reproduce_forward_values_exactly(kind):
+    num_steps = 200  # more than the Brownian Interval's cache holds, so values are regenerated
+    bm = _brownian(kind, size=(8, 3), t1=float(num_steps))
+    forward = [bm(float(n), float(n + 1)) for n in range(num_steps)]
+    backward = [bm(float(n), float(n + 1)) for n in reversed(range(num_steps))][::-1]
+    assert all(torch.equal(a, b) for a, b in zip(forward, backward))
+
+
+def test_tree_values_do_not_depend_on_query_history():
+    first = _brownian("tree", size=(4, 2), entropy=7)
+    second = _brownian("tree", size=(4, 2), entropy=7)
+    for t in [3.1, 0.2, 1.7]:
+        first(0.0, t)
+    assert torch.equal(first(0.5, 2.5), second(0.5, 2.5))
+
+
+def test_tree_rejects_queries_outside_its_interval():
+    tree = VirtualBrownianTree(0.0, 1.0, size=(2, 2))
+    with pytest.raises(ValueError, match="outside"):
+        tree(0.5, 1.5)
+
+
+def test_global_seed_fixes_the_sample():
+    torch.manual_seed(5)
+    first = make_brownian("interval", 0.0, 1.0, (3, 2), torch.float64, torch.device("cpu"), dt=0.1)(0.0, 1.0)
+    torch.manual_seed(5)
+    second = make_brownian("interval", 0.0, 1.0, (3, 2), torch.float64, torch.device("cpu"), dt=0.1)(0.0, 1.0)
+    assert torch.equal(first, second)
+
+
+def test_unknown_brownian_names_valid_choices():
+    with pytest.raises(ValueError, match="interval.*tree"):
+        make_brownian("bridge", 0.0, 1.0, (3, 2), torch.float64, torch.device("cpu"), dt=0.1)
