@@ -204,6 +204,7 @@ def main() -> None:
             "Our tree is a plain Python implementation of the classic algorithm (one seeded normal draw per level, "
             "nothing cached); the paper's tree was torchsde's earlier implementation, so ratios differ in detail.",
             "The tree's increments are approximate (query points rounded to within tol); the interval's are exact.",
+            *args.note,
         ],
         extra_tables=[("Ratio of median times (tree / interval)", ratio)],
         plot=plot(table),

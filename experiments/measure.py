@@ -75,7 +75,7 @@ class EvaluationCount:
 
 
 def experiment_arguments(description: str) -> argparse.ArgumentParser:
-    """The options every experiment program takes: ``--quick`` and ``--output-dir``."""
+    """The options every experiment program takes: ``--quick``, ``--output-dir`` and ``--note``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds); for tests and smoke runs")
     parser.add_argument(
@@ -84,6 +84,8 @@ def experiment_arguments(description: str) -> argparse.ArgumentParser:
         default=DEFAULT_OUTPUT_DIR,
         help=f"folder for <name>.csv/.md/.png (default {DEFAULT_OUTPUT_DIR})",
     )
+    parser.add_argument("--note", action="append", default=[], metavar="TEXT",
+                        help="a line for the .md's notes (e.g. what else ran on the machine); repeatable")
     return parser
 
 

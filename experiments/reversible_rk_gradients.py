@@ -10,7 +10,7 @@ their float32 runs, where the continuous adjoint gives ~1e-4) with memory indepe
 Three tasks, each solved through ``sdegan.solvers`` for several numbers of steps:
 - ``ode``: ``odeint`` of a neural ODE (MLP vector field), loss on the final state;
 - ``cde``: ``cdeint`` of a neural CDE driven by random-walk paths (linear interpolation);
-- ``sde``: ``sdeint`` of a Stratonovich general-noise neural SDE of the SDE-GAN generator's sizes.
+- ``sde``: ``sdeint`` of a Stratonovich general-noise neural SDE of the SDE-GAN generator's sizes on [0, 16].
 Gradient methods: ``direct`` (backprop through the solver), ``checkpoint`` (direct backprop with
 ``torch.utils.checkpoint`` around ~sqrt(steps) equal segments of the solve; implemented here, not in the solvers),
 ``adjoint`` (continuous adjoint: torchdiffeq / torchcde / torchsde) and ``reversible`` (exact reconstruction).
@@ -31,6 +31,7 @@ import torch
 import torchcde
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
+from torchsde import BaseBrownian
 
 from measure import EvaluationCount, SavedTensorBytes, experiment_arguments, relative_error, time_call
 from neural_problems import CDEField, NeuralSDE, ODEField, random_walk_paths
@@ -39,6 +40,7 @@ from sdegan.solvers import cdeint, make_brownian, odeint, sdeint
 
 NAME = "reversible_rk_gradients"
 TASKS = ("ode", "cde", "sde")
+SDE_HORIZON = 16.0  # the neural SDE is solved on [0, SDE_HORIZON] (the ODE on [0, 1], the CDE over the path)
 # (method, gradient) pairs per task; each gradient's error is measured against (method, "direct").
 SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
     "ode": (("midpoint", "direct"), ("midpoint", "checkpoint"), ("midpoint", "adjoint"),
@@ -65,11 +67,29 @@ FULL = Sizes(steps=(16, 64, 256, 1024), batch=256, seeds=5)
 QUICK = Sizes(steps=(4, 8), batch=4, seeds=2)
 
 
+class CastBrownian(BaseBrownian):
+    """A float64 Brownian motion whose increments are returned in ``dtype`` (the same sample in both precisions)."""
+
+    def __init__(self, brownian: BaseBrownian, dtype: torch.dtype) -> None:
+        self._brownian, self._dtype = brownian, dtype
+
+    def __call__(self, ta, tb=None, return_U=False, return_A=False):
+        return self._brownian(ta, tb, return_U, return_A).to(self._dtype)
+
+    def __repr__(self) -> str:
+        return f"CastBrownian({self._brownian!r}, {self._dtype})"
+
+    dtype = property(lambda self: self._dtype)
+    device = property(lambda self: self._brownian.device)
+    shape = property(lambda self: self._brownian.shape)
+    levy_area_approximation = property(lambda self: self._brownian.levy_area_approximation)
+
+
 class Problem:
     """One task at one size and seed: networks, inputs, and ``loss(method, gradient)``.
 
-    Random inputs are drawn in float64 and cast, so the float32 and float64 problems of a seed are the same
-    problem up to rounding (the Brownian sample agrees to float32 precision).
+    Random inputs and the Brownian sample are drawn in float64 and cast, so the float32 and float64 problems of a
+    seed are the same problem up to rounding.
     """
 
     def __init__(self, task: str, num_steps: int, batch: int, seed: int, dtype: torch.dtype) -> None:
@@ -94,9 +114,10 @@ class Problem:
             sde = NeuralSDE().to(dtype)
             self.field, self.counted = sde, sde.drift
             self.y0 = torch.randn(batch, sde.state_size, generator=generator, dtype=torch.float64).to(dtype)
-            self.t_end, self.dt = float(num_steps), 1.0
-            self.brownian = make_brownian("interval", 0.0, self.t_end, (batch, sde.brownian_size), dtype,
-                                          torch.device("cpu"), self.dt, entropy=seed)
+            self.t_end, self.dt = SDE_HORIZON, SDE_HORIZON / num_steps
+            exact = make_brownian("interval", 0.0, self.t_end, (batch, sde.brownian_size), torch.float64,
+                                  torch.device("cpu"), self.dt, entropy=seed)
+            self.brownian = exact if dtype == torch.float64 else CastBrownian(exact, dtype)
         self.y0.requires_grad_(True)
         self.inputs = [self.y0, *self.field.parameters()]
 
@@ -257,6 +278,7 @@ def main() -> None:
             "g_ref = direct backprop through the same method in float64. The continuous adjoint's error is a "
             "discretisation error of the adjoint equation (it does not vanish in float64); the reversible "
             "method's float32 error is the reconstruction's round-off.",
+            *args.note,
         ],
         plot=plot(table),
     )

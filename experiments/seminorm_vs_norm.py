@@ -218,7 +218,7 @@ def main() -> None:
         ],
         extra_tables=[("Reduction per seed (1 - seminorm / default), over seeds", reduction_table)],
         notes=["Both norms start from the same initialisation and data; their training trajectories then differ "
-               "slightly, as in the paper's comparison."],
+               "slightly, as in the paper's comparison.", *args.note],
         plot=plot(raw),
     )
 

@@ -52,6 +52,8 @@ def sdegan_train_command() -> list[str]:
 def train(setting: Setting, seed: int, budget: Sequence[str], run_dir: Path) -> dict:
     """Train one run of ``setting`` with ``seed`` and the ``budget`` overrides; return its metrics as one row.
 
+    ``run_dir`` (the run's Hydra output folder) is deleted first if it exists.
+
     Raises:
         RuntimeError: the run failed (its output's last lines are in the message).
     """
@@ -59,6 +61,8 @@ def train(setting: Setting, seed: int, budget: Sequence[str], run_dir: Path) -> 
                  "test_after_fit=true", "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false",
                  "logger=csv", f"hydra.run.dir={run_dir}"]
     command = [*sdegan_train_command(), *overrides]
+    if run_dir.exists():  # a previous run of the same setting and seed: start clean, not resume or append
+        shutil.rmtree(run_dir)
     started = time.perf_counter()
     result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -97,10 +101,6 @@ def run_settings(settings: Sequence[Setting], seeds: Sequence[int], budget: Sequ
             print(f"[{setting.label}] seed {seed}", file=sys.stderr, flush=True)
             rows.append(train(setting, seed, budget, runs_dir / setting.label / f"seed{seed}"))
     return pd.DataFrame(rows)
-
-
-__all__ = ["Setting", "TEST_METRICS", "DEFAULT_RUNS_DIR", "sdegan_train_command", "train", "read_run",
-           "run_settings"]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -205,7 +205,9 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
         "train-on-synthetic / train-on-real test loss; mmd: signature MMD (docs/metrics.md). Lower is better.",
     ]
     notes += [f"Task {task} skipped: its data file {path} is missing." for task, path in missing.items()]
-    budget_text = (f"{'quick mode' if args.quick else 'the configs sizes'} with overrides {budget or 'none'}; "
+    notes += args.note
+    sizes = "quick mode" if args.quick else "the experiment configs' sizes"
+    budget_text = (f"{sizes} with overrides {budget or 'none'}; "
                    f"seeds {seeds}; runs one after another on this machine")
     if budget:
         budget_text += " (a reduced budget: not the paper's sizes, so metrics are not comparable to the paper's)"
@@ -222,3 +224,7 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
         extra_tables=[("Baseline / ours (means over seeds)", ratio)],
         plot=plot_pairs(raw),
     )
+
+
+__all__ = ["Setting", "Pair", "TEST_METRICS", "DEFAULT_RUNS_DIR", "QUICK_BUDGET", "sdegan_train_command", "train",
+           "read_run", "run_settings", "comparison_arguments", "speedups", "run_comparison"]

@@ -219,6 +219,8 @@ class CSVDataModule(PathDataModule):
                     f"{self.description}: series have different numbers of observations ({min(lengths)} to "
                     f"{max(lengths)}); set dataset.window_length to cut them into equal windows"
                 )
+            if lengths[0] < 2:
+                raise ValueError(f"{self.description}: every series has a single observation; paths need at least 2")
             windows = [(index, 0, lengths[0]) for index in range(len(ids))]
         else:
             too_short = [(series, length) for series, length in zip(ids, lengths) if length < self.window_length]

@@ -18,16 +18,17 @@ from sdegan.metrics.evaluate import (
 )
 from sdegan.metrics.paths import apply_missing_pattern, fill_missing
 from sdegan.metrics.prediction import prediction_loss
-from sdegan.metrics.signature_mmd import SIGNATURE_BACKENDS, path_signatures, signature_mmd
+from sdegan.metrics.signature_mmd import SIGNATURE_BACKENDS, auto_scale, path_signatures, signature_mmd
 
 __all__ = [
     "METRIC_GROUPS",
     "SIGNATURE_BACKENDS",
     "ClassificationSettings",
-    "apply_missing_pattern",
     "MMDSettings",
     "MetricsConfig",
     "PredictionSettings",
+    "apply_missing_pattern",
+    "auto_scale",
     "classification_accuracy",
     "evaluate_generator",
     "fill_missing",

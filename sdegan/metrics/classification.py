@@ -9,7 +9,13 @@ import torch
 from torch import Tensor
 from torch.nn.functional import binary_cross_entropy_with_logits
 
-from sdegan.metrics.fitting import ChannelStandardiser, check_fraction, check_positive_int, fit
+from sdegan.metrics.fitting import (
+    ChannelStandardiser,
+    check_fraction,
+    check_positive_int,
+    fit,
+    gradients_enabled,
+)
 from sdegan.metrics.paths import check_paths, check_same_channels, check_same_length, fill_missing
 from sdegan.metrics.seeding import seeded
 from sdegan.metrics.sequence_models import make_classifier
@@ -55,9 +61,9 @@ def classification_accuracy(real: Tensor, fake: Tensor, *, seed: int, model: str
     size = min(real.shape[0], fake.shape[0])
     num_train = min(max(1, round(train_fraction * size)), size - 1)
     device = real.device
-    with seeded(seed):
-        real = fill_missing(real.detach()[torch.randperm(real.shape[0])[:size].to(device)])
-        fake = fake.detach().to(device)
+    with seeded(seed), gradients_enabled():
+        real = fill_missing(real.detach().clone()[torch.randperm(real.shape[0])[:size].to(device)])
+        fake = fake.detach().to(device).clone()
         fake = fill_missing(fake[torch.randperm(fake.shape[0])[:size].to(device)])
         real, fake = real.float(), fake.float()
         train_inputs = torch.cat([real[:num_train], fake[:num_train]])

@@ -35,7 +35,7 @@ class MMDSettings:
     """Keyword arguments of :func:`sdegan.metrics.signature_mmd`."""
 
     depth: int = 4
-    scale: float | tuple[float, ...] = 1.0
+    scale: float | tuple[float, ...] | str = "auto"
     backend: str = "signatory"
     batch_size: int = 1024
 
@@ -94,7 +94,7 @@ class MetricsConfig:
         for name, settings_class in nested.items():
             if name in values:
                 settings = _checked_keys(values[name], settings_class, f"metrics.{name}")
-                if "scale" in settings and not isinstance(settings["scale"], (int, float)):
+                if "scale" in settings and not isinstance(settings["scale"], (int, float, str)):
                     settings["scale"] = tuple(settings["scale"])
                 if settings.get("solve_options") is not None:
                     settings["solve_options"] = _plain_dict(settings["solve_options"])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +22,15 @@ class ChannelStandardiser:
 
     def __call__(self, paths: Tensor) -> Tensor:
         return (paths - self.mean) / self.std
+
+
+@contextlib.contextmanager
+def gradients_enabled() -> Iterator[None]:
+    """Enable autograd inside the block even when the caller runs under ``torch.no_grad()`` or
+    ``torch.inference_mode()`` (as Lightning's test loop does). Tensors made under inference mode
+    must be cloned inside the block before they enter a model."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
 
 
 def check_positive_int(value: object, name: str) -> None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sdegan.metrics.fitting import ChannelStandardiser, check_fraction, check_positive_int, fit
+from sdegan.metrics.fitting import (
+    ChannelStandardiser,
+    check_fraction,
+    check_positive_int,
+    fit,
+    gradients_enabled,
+)
 from sdegan.metrics.paths import check_paths, check_same_channels, check_same_length, fill_missing
 from sdegan.metrics.seeding import seeded
 from sdegan.metrics.sequence_models import GRUPredictor
@@ -52,9 +58,6 @@ def prediction_loss(train_paths: Tensor, test_paths: Tensor, *, seed: int,
     length = train_paths.shape[1]
     split = min(max(1, round(context_fraction * length)), length - 1)
     device = test_paths.device
-    train_paths = train_paths.detach().to(device).float()
-    test_paths = test_paths.detach().float()
-    standardise = ChannelStandardiser(fill_missing(train_paths))
 
     def inputs_and_targets(paths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         standardised = standardise(fill_missing(paths))
@@ -63,7 +66,10 @@ def prediction_loss(train_paths: Tensor, test_paths: Tensor, *, seed: int,
         return (standardised[:, :split], standardised[:, split:, :1],
                 torch.nan_to_num(future_values), observed)
 
-    with seeded(seed):
+    with seeded(seed), gradients_enabled():
+        train_paths = train_paths.detach().to(device).float().clone()
+        test_paths = test_paths.detach().float().clone()
+        standardise = ChannelStandardiser(fill_missing(train_paths))
         predictor = GRUPredictor(train_paths.shape[-1], train_paths.shape[-1] - 1,
                                  hidden_size).to(device)
 

@@ -45,6 +45,27 @@ def _scale_vector(scale: float | Sequence[float], width: int) -> Tensor:
     return factors
 
 
+def auto_scale(paths: Tensor) -> tuple[float, ...]:
+    """Per-channel factors that put a sample of paths on unit scale: ``1 / time span`` for the time
+    channel, ``1 / std`` of each value channel over all paths and times (gaps filled first, as for
+    the signatures).
+
+    ``signature_mmd(..., scale="auto")`` computes them from its first argument (the reference
+    sample, e.g. the real paths) and applies the same factors to both samples, so the kernel is
+    fixed by the reference and the result does not depend on the data's units or time range.
+    """
+    check_paths(paths, "paths", min_batch=2)
+    values = fill_missing(paths.detach().to("cpu", torch.float64))
+    span = float((values[:, -1, 0] - values[:, 0, 0]).mean())
+    if not span > 0:
+        raise ValueError("scale='auto' needs paths whose time channel increases")
+    factors = [1.0 / span]
+    for channel in range(1, values.shape[-1]):
+        std = float(values[..., channel].std())
+        factors.append(1.0 / std if std > 0 else 1.0)
+    return tuple(factors)
+
+
 def _signatures_signatory(paths: Tensor, depth: int) -> Tensor:
     import signatory
 
@@ -113,7 +134,8 @@ def unbiased_mmd2_from_features(features_x: Tensor, features_y: Tensor) -> float
     return float(value)
 
 
-def signature_mmd(x: Tensor, y: Tensor, *, depth: int = 4, scale: float | Sequence[float] = 1.0,
+def signature_mmd(x: Tensor, y: Tensor, *, depth: int = 4,
+                  scale: float | Sequence[float] | str = "auto",
                   backend: str = "signatory", batch_size: int = 1024) -> float:
     """Unbiased estimate of the squared signature-kernel MMD between two samples of paths.
 
@@ -127,7 +149,8 @@ def signature_mmd(x: Tensor, y: Tensor, *, depth: int = 4, scale: float | Sequen
             least two paths each; NaN allowed in value channels (filled, see module docstring).
         depth: signature truncation depth.
         scale: factor applied to every path increment before the signature (one number, or one
-            per channel with time first).
+            per channel with time first), or ``"auto"`` (default): the factors of
+            :func:`auto_scale` computed from ``x``, so pass the real (reference) sample first.
         backend: ``"signatory"`` (default) or ``"pysiglib"``.
         batch_size: paths per signature call (memory bound); the result does not depend on it.
 
@@ -137,5 +160,9 @@ def signature_mmd(x: Tensor, y: Tensor, *, depth: int = 4, scale: float | Sequen
     check_paths(x, "x", min_batch=2)
     check_paths(y, "y", min_batch=2)
     check_same_channels(x, y, "x", "y")
+    if isinstance(scale, str):
+        if scale != "auto":
+            raise ValueError(f"scale must be a number, one number per channel, or 'auto'; got {scale!r}")
+        scale = auto_scale(x)
     options = dict(depth=depth, scale=scale, backend=backend, batch_size=batch_size)
     return unbiased_mmd2_from_features(path_signatures(x, **options), path_signatures(y, **options))

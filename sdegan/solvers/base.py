@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional
+from typing import ClassVar, Optional, Sequence
 
+import torch
 from torch import Tensor
 
 from sdegan.solvers.vector_fields import NOISE_TYPES, ControlledVectorField
@@ -58,22 +59,27 @@ class BackwardCarry:
     Attributes:
         state: the reconstructed solver state at the current time (detached tensors, plus solver extras).
         adjoint_y: the adjoint of the solution y at the current time (output gradients are added to it).
-        adjoint_params: accumulated gradients of the vector field's parameters (``None`` while zero).
+        adjoint_params: accumulated gradients of the vector field's parameters (start them at zero with
+            :func:`zero_parameter_gradients`).
         extras: solver-specific adjoints and live evaluations.
     """
 
     state: State
     adjoint_y: Tensor
-    adjoint_params: list[Optional[Tensor]]
+    adjoint_params: list[Tensor]
     extras: dict = field(default_factory=dict)
 
-    def add_parameter_gradients(self, grads: tuple[Optional[Tensor], ...], sign: float = 1.0) -> None:
-        for i, grad in enumerate(grads):
-            if grad is None:
-                continue
-            grad = grad if sign == 1.0 else -grad
-            current = self.adjoint_params[i]
-            self.adjoint_params[i] = grad if current is None else current + grad
+    def add_parameter_gradients(self, grads: Sequence[Optional[Tensor]], sign: float = 1.0) -> None:
+        """Adds ``sign * grads`` to the accumulated parameter gradients (``None`` entries are zero)."""
+        pairs = [(total, grad) for total, grad in zip(self.adjoint_params, grads) if grad is not None]
+        if pairs:
+            totals, new = zip(*pairs)
+            torch._foreach_add_(list(totals), list(new), alpha=sign)  # one fused op for all parameters
+
+
+def zero_parameter_gradients(parameters: Sequence[Tensor]) -> list[Tensor]:
+    """Fresh zero accumulators for the gradients of ``parameters``."""
+    return [torch.zeros_like(p) for p in parameters]
 
 
 class ReversibleSolver(Solver):

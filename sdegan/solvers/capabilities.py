@@ -16,13 +16,14 @@ from sdegan.solvers.base import Solver
 from sdegan.solvers.brownian import BROWNIANS
 from sdegan.solvers.reversible_heun import ReversibleHeun
 from sdegan.solvers.reversible_runge_kutta import (
+    ReversibleRungeKutta,
     ReversibleEuler,
     ReversibleMidpoint,
     ReversibleRalston3,
     ReversibleRK4,
 )
 from sdegan.solvers.runge_kutta import EulerSolver, MidpointSolver, Ralston3Solver, RK4Solver
-from sdegan.solvers.vector_fields import NOISE_TYPES
+from sdegan.solvers.vector_fields import ControlledVectorField
 
 GRADIENTS = ("direct", "adjoint", "reversible")
 PROBLEMS = ("sde", "cde", "ode")
@@ -35,7 +36,7 @@ PLAIN_SOLVERS: dict[str, type[Solver]] = {
 }
 TORCHSDE_METHODS = ("euler", "milstein", "srk", "midpoint", "heun", "euler_heun", "log_ode")
 TORCHDIFFEQ_FIXED = ("euler", "midpoint", "rk4")
-TORCHDIFFEQ_ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+TORCHDIFFEQ_ADAPTIVE = {"dopri5": "5(4)", "dopri8": "8(7)", "bosh3": "3(2)", "fehlberg2": "2(1)", "adaptive_heun": "2(1)"}
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,10 @@ def _torchsde_rows() -> list[MethodInfo]:
 
 
 def _torchdiffeq_rows(problem: str) -> list[MethodInfo]:
-    return [MethodInfo(name, "torchdiffeq", problem, ("direct", "adjoint"), adaptive=True) for name in TORCHDIFFEQ_ADAPTIVE]
+    return [
+        MethodInfo(name, "torchdiffeq", problem, ("direct", "adjoint"), adaptive=True, order=order)
+        for name, order in TORCHDIFFEQ_ADAPTIVE.items()
+    ]
 
 
 def capabilities(problem: str) -> dict[str, MethodInfo]:
@@ -155,9 +159,19 @@ def check_choice(
     return info
 
 
-def solver_class(method: str) -> type[Solver]:
-    """The class implementing one of this package's methods."""
-    return {**PLAIN_SOLVERS, **REVERSIBLE_SOLVERS}[method]
+def check_coupling(method: str, coupling: Optional[float]) -> None:
+    """Raises ValueError if a coupling is given for a method without one."""
+    if coupling is not None and not issubclass(REVERSIBLE_SOLVERS.get(method, ReversibleHeun), ReversibleRungeKutta):
+        raise ValueError(
+            f"coupling applies only to reversible_<base> methods (reversible_euler, reversible_midpoint, "
+            f"reversible_ralston3, reversible_rk4), not to method={method!r}; leave it None."
+        )
 
 
-__all__ = ["MethodInfo", "capabilities", "valid_choices", "check_choice", "solver_class", "NOISE_TYPES"]
+def make_solver(method: str, vector_field: ControlledVectorField, coupling: Optional[float]) -> Solver:
+    """An instance of one of this package's solvers (``coupling`` for ``reversible_<base>`` only)."""
+    cls = {**PLAIN_SOLVERS, **REVERSIBLE_SOLVERS}[method]
+    return cls(vector_field, coupling) if issubclass(cls, ReversibleRungeKutta) else cls(vector_field)
+
+
+__all__ = ["MethodInfo", "capabilities", "valid_choices", "check_choice", "check_coupling", "make_solver"]

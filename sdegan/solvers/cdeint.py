@@ -8,12 +8,10 @@ import torchcde
 import torchdiffeq
 from torch import Tensor, nn
 
-from sdegan.solvers.capabilities import MethodInfo, check_choice, solver_class
+from sdegan.solvers.capabilities import MethodInfo, check_choice, check_coupling, make_solver
 from sdegan.solvers.controls import NoControl, PathControl, path_increments
 from sdegan.solvers.grid import check_output_times, make_step_grid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
-from sdegan.solvers.reversible_runge_kutta import ReversibleRungeKutta
-from sdegan.solvers.sdeint import _check_coupling
 from sdegan.solvers.vector_fields import CDEVectorField, ODEVectorField
 
 NORMS = ("default", "seminorm")
@@ -63,7 +61,7 @@ def cdeint(
     if info.backend == "sdegan" and gradient != "adjoint":
         grid = make_step_grid(ts, dt, z0.dtype, z0.device)
         increments = path_increments(path, grid)
-        solver = _make_solver(method, CDEVectorField(func, adjoint_params), coupling)
+        solver = make_solver(method, CDEVectorField(func, adjoint_params), coupling)
         control = PathControl(increments)
         if gradient == "reversible":
             return integrate_reversible(solver, z0, grid, control, increments)
@@ -98,7 +96,7 @@ def odeint(
     info = _check(func, "ode", method, gradient, coupling, rtol, atol, norm, ts)
     if info.backend == "sdegan" and gradient != "adjoint":
         grid = make_step_grid(ts, dt, y0.dtype, y0.device)
-        solver = _make_solver(method, ODEVectorField(func, adjoint_params), coupling)
+        solver = make_solver(method, ODEVectorField(func, adjoint_params), coupling)
         if gradient == "reversible":
             return integrate_reversible(solver, y0, grid, NoControl(), None)
         return integrate_direct(solver, y0, grid, NoControl())
@@ -112,7 +110,7 @@ def odeint(
 def _check(func, problem, method, gradient, coupling, rtol, atol, norm, ts) -> MethodInfo:
     info = check_choice(problem, method, gradient)
     check_output_times(ts)
-    _check_coupling(method, coupling)
+    check_coupling(method, coupling)
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}.")
     if norm == "seminorm" and gradient != "adjoint":
@@ -134,11 +132,6 @@ def _check_path_in_adjoint_params(path: Any, adjoint_params: Sequence[Tensor]) -
             "adjoint_params: pass adjoint_params=(coeffs,) (the tensor the interpolation was built from), or "
             "use gradient='direct' or 'reversible', which differentiate through the path automatically."
         )
-
-
-def _make_solver(method: str, vector_field, coupling: Optional[float]):
-    cls = solver_class(method)
-    return cls(vector_field, coupling) if issubclass(cls, ReversibleRungeKutta) else cls(vector_field)
 
 
 def _torchdiffeq_kwargs(info: MethodInfo, gradient, dt, rtol, atol, norm) -> dict:

@@ -7,18 +7,14 @@ from typing import Optional
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from sdegan.solvers.base import ReversibleSolver, Solver
 from sdegan.solvers.controls import Control, PathControl
 from sdegan.solvers.grid import StepGrid
 
 
-def integrate_direct(solver: Solver, y0: Tensor, grid: StepGrid, control: Control) -> Tensor:
-    """Solves on ``grid``; returns the solution at the output times, shape ``(len(ts), *y0.shape)``.
-
-    Differentiable by ordinary backpropagation through every step (memory linear in the steps).
-    """
+def _solve(solver: Solver, y0: Tensor, grid: StepGrid, control: Control) -> tuple[Tensor, tuple]:
+    """Steps over the grid; returns the solution at the output times and the final solver state."""
     times = grid.times_tensor
     state = solver.initial_state(times[0], y0)
     outputs = [y0]
@@ -27,7 +23,15 @@ def integrate_direct(solver: Solver, y0: Tensor, grid: StepGrid, control: Contro
         state = solver.step(times[n], times[n + 1], grid.step_size(n), state, control.increment(n))
         if n + 1 in output_steps:
             outputs.append(state[0])
-    return torch.stack(outputs)
+    return torch.stack(outputs), state
+
+
+def integrate_direct(solver: Solver, y0: Tensor, grid: StepGrid, control: Control) -> Tensor:
+    """Solves on ``grid``; returns the solution at the output times, shape ``(len(ts), *y0.shape)``.
+
+    Differentiable by ordinary backpropagation through every step (memory linear in the steps).
+    """
+    return _solve(solver, y0, grid, control)[0]
 
 
 def integrate_reversible(
@@ -46,24 +50,21 @@ class _ReversibleSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, solver, grid, control, y0, path_increments, *params):
         with torch.no_grad():
-            times = grid.times_tensor
-            state = solver.initial_state(times[0], y0)
-            outputs = [y0]
-            output_steps = set(grid.output_steps[1:])
-            for n in range(grid.num_steps):
-                state = solver.step(times[n], times[n + 1], grid.step_size(n), state, control.increment(n))
-                if n + 1 in output_steps:
-                    outputs.append(state[0])
+            outputs, state = _solve(solver, y0, grid, control)
             terminal = solver.terminal_state(state)
         ctx.solver, ctx.grid, ctx.control = solver, grid, control
         ctx.num_terminal = len(terminal)
         ctx.has_path = path_increments is not None
         ctx.save_for_backward(*terminal, *((path_increments,) if ctx.has_path else ()))
-        return torch.stack(outputs)
+        return outputs
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_outputs):
+        if torch.is_grad_enabled():  # create_graph=True: a silently non-differentiable gradient would be wrong
+            raise RuntimeError(
+                "gradient='reversible' does not support double backward (create_graph=True, e.g. a gradient "
+                "penalty through the solve); use gradient='direct' for that solve."
+            )
         solver, grid = ctx.solver, ctx.grid
         saved = ctx.saved_tensors
         terminal = saved[: ctx.num_terminal]
@@ -85,7 +86,4 @@ class _ReversibleSolve(torch.autograd.Function):
                 if n in output_index:
                     carry.adjoint_y = carry.adjoint_y + grad_outputs[output_index[n]]
             grad_y0 = solver.backward_finish(carry)
-        param_grads = [
-            torch.zeros_like(p) if g is None else g for p, g in zip(solver.vector_field.parameters, carry.adjoint_params)
-        ]
-        return (None, None, None, grad_y0, path_grads, *param_grads)
+        return (None, None, None, grad_y0, path_grads, *carry.adjoint_params)

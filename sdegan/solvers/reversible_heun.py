@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from sdegan.solvers.base import BackwardCarry, ReversibleSolver, State
+from sdegan.solvers.base import BackwardCarry, ReversibleSolver, State, zero_parameter_gradients
 from sdegan.solvers.vector_fields import Evaluation
 
 
@@ -32,10 +32,6 @@ def _add(a: Optional[Tensor], b: Optional[Tensor]) -> Optional[Tensor]:
 
 def _add_evaluations(a: Evaluation, b: Evaluation) -> Evaluation:
     return _add(a[0], b[0]), _add(a[1], b[1])
-
-
-def _half(dx: Optional[Tensor]) -> Optional[Tensor]:
-    return None if dx is None else 0.5 * dx
 
 
 def _detach(evaluation: Evaluation) -> Evaluation:
@@ -56,10 +52,9 @@ class ReversibleHeun(ReversibleSolver):
     def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[Tensor]) -> State:
         field = self.vector_field
         y0, z0, evaluation0 = state
-        increment0 = field.increment(evaluation0, h, dx)
-        z1 = 2 * y0 - z0 + increment0
+        z1 = field.increment(evaluation0, h, dx, base=2 * y0 - z0)
         evaluation1 = field.evaluate(t1, z1)
-        y1 = y0 + field.increment(_add_evaluations(evaluation0, evaluation1), 0.5 * h, _half(dx))
+        y1 = field.increment(_add_evaluations(evaluation0, evaluation1), h, dx, base=y0, scale=0.5)
         return y1, z1, evaluation1
 
     def terminal_state(self, state: State) -> tuple[Tensor, ...]:
@@ -78,7 +73,7 @@ class ReversibleHeun(ReversibleSolver):
         return BackwardCarry(
             state=(y, z),
             adjoint_y=adjoint_y,
-            adjoint_params=[None] * len(self.vector_field.parameters),
+            adjoint_params=zero_parameter_gradients(self.vector_field.parameters),
             extras=dict(
                 z_leaf=z_leaf,
                 evaluation=evaluation,
@@ -118,17 +113,17 @@ class ReversibleHeun(ReversibleSolver):
         adjoint_z1 = extras["adjoint_z"]
 
         # Reconstruct the previous state, evaluating the vector field once (at z0, with autograd on).
-        increment1 = field.increment(evaluation1, h, dx)
-        z0 = 2 * y1 - z1 - increment1
+        z0 = field.increment(evaluation1, h, dx, base=2 * y1 - z1, scale=-1.0)
         z0_leaf, evaluation0 = self._live_evaluation(t0, z0)
-        y0 = y1 - field.increment(_add_evaluations(_detach(evaluation0), evaluation1), 0.5 * h, _half(dx))
+        evaluation_sum = _add_evaluations(_detach(evaluation0), evaluation1)
+        y0 = field.increment(evaluation_sum, h, dx, base=y1, scale=-0.5)
 
         # Adjoints of (y0, z0, evaluation0) from z1 = 2 y0 - z0 + inc0 and y1 = y0 + (inc0 + inc1) / 2.
         adjoint_evaluation0, adjoint_dx0 = field.increment_adjoint(
             _detach(evaluation0), adjoint_z1 + half_adjoint_y1, h, dx, want_dx
         )
         carry.state = (y0, z0)
-        carry.adjoint_y = adjoint_y1 + 2 * adjoint_z1
+        carry.adjoint_y = torch.add(adjoint_y1, adjoint_z1, alpha=2.0)
         extras.update(
             z_leaf=z0_leaf,
             evaluation=evaluation0,

@@ -20,7 +20,7 @@ from typing import ClassVar, Optional
 import torch
 from torch import Tensor
 
-from sdegan.solvers.base import BackwardCarry, ReversibleSolver, State
+from sdegan.solvers.base import BackwardCarry, ReversibleSolver, State, zero_parameter_gradients
 from sdegan.solvers.runge_kutta import TABLEAUS, ButcherTableau, runge_kutta_increment, stratonovich_noise_types
 from sdegan.solvers.vector_fields import ControlledVectorField
 
@@ -61,7 +61,7 @@ class ReversibleRungeKutta(ReversibleSolver):
         return BackwardCarry(
             state=saved,
             adjoint_y=adjoint_y,
-            adjoint_params=[None] * len(self.vector_field.parameters),
+            adjoint_params=zero_parameter_gradients(self.vector_field.parameters),
             extras=dict(adjoint_z=torch.zeros_like(adjoint_y)),
         )
 

@@ -9,11 +9,10 @@ import torchsde
 from torch import Tensor, nn
 
 from sdegan.solvers.brownian import make_brownian
-from sdegan.solvers.capabilities import check_choice, solver_class
+from sdegan.solvers.capabilities import check_choice, check_coupling, make_solver
 from sdegan.solvers.controls import BrownianControl
 from sdegan.solvers.grid import check_output_times, make_step_grid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
-from sdegan.solvers.reversible_runge_kutta import ReversibleRungeKutta
 from sdegan.solvers.vector_fields import SDEVectorField
 
 
@@ -63,7 +62,7 @@ def sdeint(
     if y0.dim() != 2:
         raise ValueError(f"y0 must have shape (batch, state), got {tuple(y0.shape)}.")
     ours = info.backend == "sdegan" and gradient != "adjoint"
-    _check_coupling(method, coupling)
+    check_coupling(method, coupling)
     if ours and options:
         raise ValueError(f"Unexpected options {sorted(options)} for method={method!r} with gradient={gradient!r}.")
 
@@ -81,8 +80,7 @@ def sdeint(
         return torchsde.sdeint(sde, y0, ts, bm=bm, method=method, dt=dt, **options)
 
     grid = make_step_grid(ts, dt, y0.dtype, y0.device)
-    cls = solver_class(method)
-    solver = cls(vector_field, coupling) if issubclass(cls, ReversibleRungeKutta) else cls(vector_field)
+    solver = make_solver(method, vector_field, coupling)
     control = BrownianControl(bm, grid)
     if gradient == "reversible":
         return integrate_reversible(solver, y0, grid, control, None)
@@ -99,11 +97,3 @@ def _brownian_size(sde: nn.Module, vector_field: SDEVectorField, y0: Tensor, t0:
     with torch.no_grad():
         _, g = vector_field.evaluate(t0, y0)
     return g.size(-1)
-
-
-def _check_coupling(method: str, coupling: Optional[float]) -> None:
-    if coupling is not None and not (method.startswith("reversible_") and method != "reversible_heun"):
-        raise ValueError(
-            f"coupling applies only to reversible_<base> methods (reversible_euler, reversible_midpoint, "
-            f"reversible_ralston3, reversible_rk4), not to method={method!r}; leave it None."
-        )

@@ -38,8 +38,8 @@ class ControlledVectorField(abc.ABC):
         """Returns ``(f(t, y), g(t, y))``; either may be ``None``."""
 
     @abc.abstractmethod
-    def control_product(self, g: Tensor, dx: Tensor) -> Tensor:
-        """Returns ``g dX`` with the state's shape."""
+    def add_control_product(self, base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float = 1.0) -> Tensor:
+        """Returns ``base + scale g dX`` (``base`` None counts as zero), with the state's shape."""
 
     @abc.abstractmethod
     def control_product_adjoint_g(self, adjoint: Tensor, dx: Tensor) -> Tensor:
@@ -49,15 +49,25 @@ class ControlledVectorField(abc.ABC):
     def control_product_adjoint_dx(self, adjoint: Tensor, g: Tensor) -> Tensor:
         """The vector-Jacobian product of ``g dX`` with respect to ``dX``."""
 
-    def increment(self, evaluation: Evaluation, h: float, dx: Optional[Tensor]) -> Tensor:
-        """Returns ``f h + g dX`` for an evaluation ``(f, g)`` (a missing term counts as zero)."""
+    def increment(
+        self,
+        evaluation: Evaluation,
+        h: float,
+        dx: Optional[Tensor],
+        base: Optional[Tensor] = None,
+        scale: float = 1.0,
+    ) -> Tensor:
+        """Returns ``base + scale (f h + g dX)`` for an evaluation ``(f, g)`` (missing terms count as zero).
+
+        Formed with fused operations (``add`` with ``alpha``, ``baddbmm``/``addcmul``): this is the solvers'
+        inner loop.
+        """
         f, g = evaluation
-        out = None
+        out = base
         if f is not None:
-            out = f * h
+            out = f * (scale * h) if out is None else torch.add(out, f, alpha=scale * h)
         if g is not None:
-            gdx = self.control_product(g, dx)
-            out = gdx if out is None else out + gdx
+            out = self.add_control_product(out, g, dx, scale)
         return out
 
     def increment_adjoint(
@@ -78,8 +88,11 @@ class ControlledVectorField(abc.ABC):
         return (adjoint_f, adjoint_g), adjoint_dx
 
 
-def _matrix_product(g: Tensor, dx: Tensor) -> Tensor:
-    return torch.bmm(g, dx.unsqueeze(-1)).squeeze(-1)
+def _add_matrix_product(base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float) -> Tensor:
+    if base is None:
+        product = torch.bmm(g, dx.unsqueeze(-1)).squeeze(-1)
+        return product if scale == 1.0 else product * scale
+    return torch.baddbmm(base.unsqueeze(-1), g, dx.unsqueeze(-1), alpha=scale).squeeze(-1)
 
 
 def _matrix_product_adjoint_g(adjoint: Tensor, dx: Tensor) -> Tensor:
@@ -119,10 +132,10 @@ class SDEVectorField(ControlledVectorField):
             f, g = self.sde.f(t, y), self.sde.g(t, y)
         return f, g
 
-    def control_product(self, g: Tensor, dx: Tensor) -> Tensor:
+    def add_control_product(self, base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float = 1.0) -> Tensor:
         if self.noise_type == "diagonal":
-            return g * dx
-        return _matrix_product(g, dx)
+            return g * dx * scale if base is None else torch.addcmul(base, g, dx, value=scale)
+        return _add_matrix_product(base, g, dx, scale)
 
     def control_product_adjoint_g(self, adjoint: Tensor, dx: Tensor) -> Tensor:
         if self.noise_type == "diagonal":
@@ -145,8 +158,8 @@ class CDEVectorField(ControlledVectorField):
     def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         return None, self.func(t, y)
 
-    def control_product(self, g: Tensor, dx: Tensor) -> Tensor:
-        return _matrix_product(g, dx)
+    def add_control_product(self, base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float = 1.0) -> Tensor:
+        return _add_matrix_product(base, g, dx, scale)
 
     def control_product_adjoint_g(self, adjoint: Tensor, dx: Tensor) -> Tensor:
         return _matrix_product_adjoint_g(adjoint, dx)
@@ -165,7 +178,7 @@ class ODEVectorField(ControlledVectorField):
     def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         return self.func(t, y), None
 
-    def control_product(self, g: Tensor, dx: Tensor) -> Tensor:
+    def add_control_product(self, base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float = 1.0) -> Tensor:
         raise TypeError("An ODE has no control.")
 
     def control_product_adjoint_g(self, adjoint: Tensor, dx: Tensor) -> Tensor:

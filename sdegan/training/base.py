@@ -49,7 +49,7 @@ class NeuralSDEModule(pl.LightningModule):
         self.solve_options = _plain_solve_options(solve_options)
         self._evaluations: EvaluationCounter | None = None
         self._step_started = 0.0
-        self._rng_before_validation: dict[str, Any] = {}
+        self._rng_before_validation: dict[str, Any] | None = None
 
     # ---------------------------------------------------------------- instrumentation
     def _count_evaluations(self, modules: dict[str, nn.Module]) -> None:
@@ -78,11 +78,15 @@ class NeuralSDEModule(pl.LightningModule):
         self._rng_before_validation = capture_rng_state()
 
     def on_validation_epoch_end(self) -> None:
-        restore_rng_state(self._rng_before_validation)
+        if self._rng_before_validation is not None:
+            restore_rng_state(self._rng_before_validation)
+            self._rng_before_validation = None
 
     # ---------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[RNG_CHECKPOINT_KEY] = capture_rng_state()
+        # A checkpoint written during validation stores the streams as training will continue them.
+        state = self._rng_before_validation
+        checkpoint[RNG_CHECKPOINT_KEY] = capture_rng_state() if state is None else state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Resuming a fit (a trainer is attached): continue the saved random streams, restored here,

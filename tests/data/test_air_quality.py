@@ -136,7 +136,8 @@ def test_malformed_csv_messages(tmp_path):
     cells = lines[5].split(",")
     cells[6] = "lots"  # PM10 of data row 5
     file.write_text("\n".join(lines[:5] + [",".join(cells)] + lines[6:]) + "\n")
-    with pytest.raises(ValueError, match=r"malformed CSV .*PRSA_Data_Dongsi.*column 'PM10' has non-numeric value 'lots' in data row 5"):
+    message = r"malformed CSV .*PRSA_Data_Dongsi.*column 'PM10' has non-numeric value 'lots' in data row 5"
+    with pytest.raises(ValueError, match=message):
         make_module(directory).setup()
     file.write_text(good.replace('"PM10",', '"PM_10",', 1))
     with pytest.raises(ValueError, match=r"malformed CSV .*missing column\(s\) \['PM10'\]"):
@@ -173,9 +174,11 @@ def test_all_windows_too_sparse_is_an_error(tmp_path):
 
 def test_channel_and_station_choices_are_validated(tmp_path):
     archive = write_air_quality_fixture(tmp_path, days=3)
-    with pytest.raises(ValueError, match=r"channels must be distinct, non-empty names from \['PM2.5'.*invalid: \['wd'\]"):
+    message = r"channels must be distinct, non-empty names from \['PM2.5'.*invalid: \['wd'\]"
+    with pytest.raises(ValueError, match=message):
         make_module(archive, channels=["PM2.5", "wd"])
-    with pytest.raises(ValueError, match=r"stations must be a non-empty subset of \['Aotizhongxin', 'Changping', 'Dingling'\]"):
+    message = r"stations must be a non-empty subset of \['Aotizhongxin', 'Changping', 'Dingling'\]"
+    with pytest.raises(ValueError, match=message):
         make_module(archive, stations=["Atlantis"]).setup()
     weather = make_module(archive, channels=["TEMP", "PRES", "DEWP", "WSPM"], stations=["Changping"])
     weather.setup()

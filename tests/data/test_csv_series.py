@@ -98,7 +98,10 @@ def test_windowing_and_split_by_series(tmp_path):
 
 def test_datetimes_are_hours(tmp_path):
     lines = ["series_id,time,value"] + [
-        f"{s},2024-01-0{d + 1}T{h:02d}:30:00,{10 * k + d + h}" for k, s in enumerate("xyz") for d in range(2) for h in (0, 6)
+        f"{s},2024-01-0{d + 1}T{h:02d}:30:00,{10 * k + d + h}"
+        for k, s in enumerate("xyz")
+        for d in range(2)
+        for h in (0, 6)
     ]
     raw = CSVDataModule(path=str(write(tmp_path / "dates.csv", "\n".join(lines))), time_scale=6.0,
                         batch_size=2, seed=0).load_raw()
@@ -137,8 +140,14 @@ def test_wrong_path(tmp_path):
         ("patient,t,heart_rate\n", "malformed CSV .*header but no data rows"),
         ('patient,t,heart_rate\np1,0,"60\n', "malformed CSV"),
         ("patient,t,heart_rate\np1,0,60\np1,1,60,70,80\n", "malformed CSV"),
-        ("patient,time,heart_rate\np1,0,60\n", r"missing column\(s\) \['t'\]; its columns are \['patient', 'time', 'heart_rate'\]"),
-        ("patient,t,heart_rate\np1,0,60\np1,1,fast\n", "column 'heart_rate' has non-numeric value 'fast' in data row 2"),
+        (
+            "patient,time,heart_rate\np1,0,60\n",
+            r"missing column\(s\) \['t'\]; its columns are \['patient', 'time', 'heart_rate'\]",
+        ),
+        (
+            "patient,t,heart_rate\np1,0,60\np1,1,fast\n",
+            "column 'heart_rate' has non-numeric value 'fast' in data row 2",
+        ),
         ("patient,t,heart_rate\np1,0,60\np1,,61\n", "time column 't' is empty in data row 2"),
         ("patient,t,heart_rate\np1,0,60\np1,noon,61\n", "time column 't' holds neither numbers nor ISO 8601"),
         ("patient,t,heart_rate\np1,0,60\n,1,61\n", "series id column 'patient' is empty in data row 2"),
@@ -152,7 +161,8 @@ def test_malformed_csv(tmp_path, text, message):
 
 def test_non_increasing_times(tmp_path):
     text = "patient,t,heart_rate\np1,0,60\np1,1,61\np1,1,62\np2,0,1\np2,1,2\np2,2,3\n"
-    with pytest.raises(ValueError, match=r"times of series 'p1' must be strictly increasing .* observation 3 \(time 1\)"):
+    message = r"times of series 'p1' must be strictly increasing .* observation 3 \(time 1\)"
+    with pytest.raises(ValueError, match=message):
         make_module(write(tmp_path / "bad.csv", text)).setup()
     wide = "time,a,b\n0,1,2\n2,1,2\n1,1,2\n"
     with pytest.raises(ValueError, match=r"times of series '\(all columns\)' must be strictly increasing"):
@@ -161,8 +171,15 @@ def test_non_increasing_times(tmp_path):
 
 def test_series_too_short_for_the_window(tmp_path):
     text = "patient,t,heart_rate\n" + "".join(f"p1,{i},60\n" for i in range(6)) + "p2,0,1\np2,1,2\n"
-    with pytest.raises(ValueError, match=r"1 series are shorter than window_length=4, e.g. series 'p2' with 2 observations"):
+    message = r"1 series are shorter than window_length=4, e.g. series 'p2' with 2 observations"
+    with pytest.raises(ValueError, match=message):
         make_module(write(tmp_path / "short.csv", text), window_length=4).setup()
+
+
+def test_single_observation_series_are_too_short(tmp_path):
+    text = "patient,t,heart_rate\np1,0,60\np2,0,61\np3,0,62\n"
+    with pytest.raises(ValueError, match="every series has a single observation; paths need at least 2"):
+        make_module(write(tmp_path / "single.csv", text)).setup()
 
 
 def test_unequal_series_need_a_window(tmp_path):
@@ -172,7 +189,8 @@ def test_unequal_series_need_a_window(tmp_path):
 
 
 def test_all_nan_paths(tmp_path):
-    text = "patient,t,heart_rate\n" + "".join(f"p{s},{i},{'' if s == 2 else 60 + i}\n" for s in range(5) for i in range(3))
+    rows = [f"p{s},{i},{'' if s == 2 else 60 + i}\n" for s in range(5) for i in range(3)]  # series p2: all empty
+    text = "patient,t,heart_rate\n" + "".join(rows)
     with pytest.raises(ValueError, match=r"1 of 5 paths have no observed values at all \(all NaN\), e.g. path \[2\]"):
         make_module(write(tmp_path / "empty.csv", text)).setup()
 

@@ -55,7 +55,11 @@ def test_grouped_split_keeps_groups_together():
 
 @pytest.mark.parametrize(
     ("val_fraction", "test_fraction", "message"),
-    [(0.0, 0.1, "val_fraction must lie strictly between 0 and 1"), (0.5, 0.5, "must be below 1"), (0.1, 1.2, "test_fraction")],
+    [
+        (0.0, 0.1, "val_fraction must lie strictly between 0 and 1"),
+        (0.5, 0.5, "must be below 1"),
+        (0.1, 1.2, "test_fraction"),
+    ],
 )
 def test_bad_split_fractions_are_rejected(val_fraction, test_fraction, message):
     with pytest.raises(ValueError, match=message):
@@ -134,7 +138,8 @@ def test_generation_times_for_irregular_paths_are_an_exact_uniform_grid_over_the
     step = (end - start) / 6
     assert abs(module.dt - step) < step / 2**8  # the step is rounded to 8 significant bits
     # the start is rounded to a multiple of the step (it is 0 for the csv dataset, whose times start at 0)
-    np.testing.assert_allclose(module.times.numpy(), np.linspace(start, end, 7), rtol=0, atol=step / 2 + 6 * step / 2**8)
+    tolerance = step / 2 + 6 * step / 2**8
+    np.testing.assert_allclose(module.times.numpy(), np.linspace(start, end, 7), rtol=0, atol=tolerance)
     # every grid point is an exact multiple of dt (in float32 too), as fixed-step solvers need
     ratios = module.times.double() / module.dt
     assert torch.equal(ratios, ratios.round())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -97,3 +99,12 @@ def test_bad_settings_are_rejected():
         generate_weight_trajectories(
             4, 5, record_every=1, hidden_width=0, learning_rate=0.1, sgd_batch_size=4, training_points=16, seed=0
         )
+
+
+@pytest.mark.slow
+def test_default_size_generates_within_a_minute(tmp_path):
+    start = time.perf_counter()
+    module = WeightsDataModule(seed=0, cache_dir=str(tmp_path))
+    module.setup()
+    assert time.perf_counter() - start < 60.0
+    assert module.train_paths.shape == (6554, 64, 5) and module.cache_file.exists()

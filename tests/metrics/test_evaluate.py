@@ -141,3 +141,10 @@ def test_bad_sampler_output_raises_clear_errors(sample_fn, message):
     train, test = ou_paths(20, LENGTH, seed=0), ou_paths(20, LENGTH, seed=1)
     with pytest.raises(ValueError, match=message):
         evaluate_generator(sample_fn, train, test, {"include": ["mmd"], "repeats": 1}, seed=0)
+
+
+def test_runs_inside_inference_mode_as_in_lightning_test_loops():
+    with torch.inference_mode():
+        train, test = ou_paths(40, LENGTH, seed=0), ou_paths(40, LENGTH, seed=1)
+        results = evaluate_generator(ou_sampler(), train, test, TINY, seed=0)
+    assert all(math.isfinite(value) for value in results.values())

@@ -9,7 +9,7 @@ import torch
 
 from tests.metrics.simulated_ou import ou_paths
 from sdegan.metrics import fill_missing, path_signatures, signature_mmd
-from sdegan.metrics.signature_mmd import unbiased_mmd2_from_features
+from sdegan.metrics.signature_mmd import auto_scale, unbiased_mmd2_from_features
 
 BACKENDS = ["signatory", "pysiglib"]
 
@@ -95,11 +95,23 @@ def test_scale_multiplies_increments():
     y = ou_paths(20, 10, seed=1, level=1.0)
     # Depth 1 features are the final point (basepoint at 0), so MMD^2 scales with scale^2.
     assert signature_mmd(x, y, depth=1, scale=0.3) == pytest.approx(
-        0.09 * signature_mmd(x, y, depth=1), rel=1e-12)
+        0.09 * signature_mmd(x, y, depth=1, scale=1.0), rel=1e-12)
     per_channel = signature_mmd(x, y, depth=3, scale=(0.1, 2.0))
     manual = signature_mmd(x * torch.tensor([0.1, 2.0], dtype=x.dtype),
-                           y * torch.tensor([0.1, 2.0], dtype=y.dtype), depth=3)
+                           y * torch.tensor([0.1, 2.0], dtype=y.dtype), depth=3, scale=1.0)
     assert per_channel == pytest.approx(manual, rel=1e-12)
+
+
+def test_auto_scale_makes_the_mmd_unit_free():
+    x = ou_paths(30, 10, seed=0)
+    y = ou_paths(30, 10, seed=1, level=1.0)
+    units = torch.tensor([63.0, 250.0], dtype=x.dtype)  # time in other units, values x250
+    in_units = signature_mmd(x * units, y * units, depth=3)
+    assert in_units == pytest.approx(signature_mmd(x, y, depth=3), rel=1e-9)
+    # The factors come from the first (reference) sample only.
+    assert signature_mmd(x, y, depth=3) == pytest.approx(
+        signature_mmd(x, y, depth=3, scale=auto_scale(x)), rel=1e-12)
+    assert signature_mmd(x, y, depth=3) > 0
 
 
 def test_batch_size_does_not_change_the_result():

@@ -80,7 +80,7 @@ def test_reversible_heun_strong_order_one_with_additive_noise():
 
 
 def test_reversible_heun_strong_order_one_on_commutative_multiplicative_noise():
-    """Stratonovich GBM has commutative noise, where Heun-type methods reach strong order 1 (measured 0.96)."""
+    """Stratonovich GBM has commutative noise, where Heun-type methods reach strong order 1, not 0.5."""
     bm = torchsde.BrownianInterval(0.0, 1.0, size=(BATCH, 1), dtype=torch.float64, dt=STEP_SIZES[-1], entropy=2)
     y0 = torch.ones(BATCH, 1, dtype=torch.float64)
     sde = StratonovichGBM()
@@ -111,8 +111,8 @@ class CosineGrowth(nn.Module):
      ("reversible_heun", 2)],
 )
 def test_ode_order(method, order):
-    """Coupling 0.5: close to 1 the scheme is nearly symmetric and odd-order bases gain an order (ralston3
-    measured 3.8 at coupling 0.999), which is a bonus, not the base order this test checks."""
+    """At coupling 0.5. Close to coupling 1 the scheme is nearly symmetric and an odd-order base can converge
+    like the next even order (seen for ralston3), a bonus rather than the base order checked here."""
     step_sizes = [2.0**-k for k in range(4, 9)]
     y0 = torch.ones(1, 1, dtype=torch.float64)
     ts = torch.tensor([0.0, 2.0], dtype=torch.float64)
