@@ -198,8 +198,12 @@ def plot(table: pd.DataFrame) -> Callable[[Path], None]:
                 label = f"{method} / {gradient}"
                 axes[0, column].plot(group.steps, group.saved_mb_mean, marker="o", label=label)
                 axes[1, column].plot(group.steps, group.time_s_median, marker="o", label=label)
-            axes[0, column].set(title=task, xscale="log", yscale="log", ylabel="saved for backward (MB)")
-            axes[1, column].set(xscale="log", yscale="log", xlabel="steps", ylabel="median time fwd+bwd (s)")
+            axes[0, column].set(title=task, yscale="log", ylabel="saved for backward (MB)")
+            axes[1, column].set(yscale="log", xlabel="steps", ylabel="median time fwd+bwd (s)")
+            for axis in axes[:, column]:
+                axis.set_xscale("log", base=2)
+                axis.set_xticks(sorted(set(rows.steps)), [str(steps) for steps in sorted(set(rows.steps))])
+                axis.minorticks_off()
             axes[0, column].legend(fontsize=6)
         fig.tight_layout()
         fig.savefig(path, dpi=120)

@@ -169,6 +169,8 @@ def plot_pairs(raw: pd.DataFrame):
             axis.bar(range(len(means)), means[column], yerr=stds[column], capsize=3)
             axis.set_xticks(range(len(means)), means.index, rotation=60, ha="right", fontsize=7)
             axis.set_title(column)
+            if column == "mmd":  # scales differ by orders of magnitude between datasets; may dip below 0
+                axis.set_yscale("symlog")
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)

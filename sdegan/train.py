@@ -41,6 +41,8 @@ def summary_mmd(cfg: DictConfig, real: torch.Tensor, fake: torch.Tensor) -> floa
 def fit(cfg: DictConfig) -> dict[str, Any]:
     """Train the configured model and return the end-of-run summary."""
     pl.seed_everything(cfg.seed, workers=True)
+    if cfg.get("num_threads") is not None:
+        torch.set_num_threads(cfg.num_threads)
     run_dir = builders.run_directory()
     datamodule = builders.build_datamodule(cfg)
     model = builders.build_model(cfg, datamodule)

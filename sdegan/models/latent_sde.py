@@ -28,19 +28,38 @@ _MIN_DIFFUSION = 1e-3
 
 
 class _Dynamics(nn.Module):
-    """Posterior drift f(t, z, ctx), prior drift h(t, z) and diagonal diffusion g(t, z) > 0."""
+    """Posterior drift f(t, z, ctx), prior drift h(t, z) and diagonal diffusion g(t, z).
 
-    def __init__(self, latent_size: int, context_size: int, width: int, depth: int, activation: str):
+    The networks see time rescaled to [0, 1] over ``time_span``. Drifts end in tanh and the diffusion
+    lies in ``(min, min + 1)``, so latent paths stay bounded over long time spans (with unbounded
+    MLPs the prior's samples grew exponentially over the 64 time units of the OU data).
+    """
+
+    def __init__(
+        self, latent_size: int, context_size: int, width: int, depth: int, activation: str,
+        time_span: tuple[float, float],
+    ):
         super().__init__()
-        self.posterior_drift = MLP(1 + latent_size + context_size, latent_size, width, depth, activation)
-        self.prior_drift = MLP(1 + latent_size, latent_size, width, depth, activation)
+        t0, t1 = float(time_span[0]), float(time_span[1])
+        if not t1 > t0:
+            raise ValueError(f"time_span must be increasing, got {time_span}")
+        self.time_origin, self.time_scale = t0, 1.0 / (t1 - t0)
+        self.posterior_drift = MLP(
+            1 + latent_size + context_size, latent_size, width, depth, activation, final_tanh=True
+        )
+        self.prior_drift = MLP(1 + latent_size, latent_size, width, depth, activation, final_tanh=True)
         self.diffusion = MLP(1 + latent_size, latent_size, width, depth, activation)
+
+    def inputs(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``[rescaled t, z]``, the input of every network."""
+        t = (torch.as_tensor(t, dtype=z.dtype, device=z.device) - self.time_origin) * self.time_scale
+        return torch.cat([t.expand(z.size(0), 1), z], dim=1)
 
     def prior(self, tz: torch.Tensor) -> torch.Tensor:
         return self.prior_drift(tz)
 
     def sigma(self, tz: torch.Tensor) -> torch.Tensor:
-        return nn.functional.softplus(self.diffusion(tz)) + _MIN_DIFFUSION
+        return torch.sigmoid(self.diffusion(tz)) + _MIN_DIFFUSION
 
 
 def masked_gaussian_log_likelihood(
@@ -50,11 +69,6 @@ def masked_gaussian_log_likelihood(
     observed = ~torch.isnan(values)
     log_density = torch.distributions.Normal(mean, std).log_prob(torch.nan_to_num(values))
     return torch.where(observed, log_density, torch.zeros_like(log_density)).sum(dim=(1, 2))
-
-
-def _with_time(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(t, dtype=z.dtype, device=z.device)
-    return torch.cat([t.expand(z.size(0), 1), z], dim=1)
 
 
 class PosteriorWithKL(nn.Module):
@@ -83,7 +97,7 @@ class PosteriorWithKL(nn.Module):
 
     def f_and_g(self, t: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = y[:, :-1]
-        tz = _with_time(t, z)
+        tz = self.dynamics.inputs(t, z)
         posterior = self.dynamics.posterior_drift(torch.cat([tz, self._context_at(t)], dim=1))
         prior = self.dynamics.prior(tz)
         sigma = self.dynamics.sigma(tz)
@@ -110,7 +124,7 @@ class PriorSDE(nn.Module):
         self.dynamics = dynamics
 
     def f_and_g(self, t: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tz = _with_time(t, z)
+        tz = self.dynamics.inputs(t, z)
         return self.dynamics.prior(tz), self.dynamics.sigma(tz)
 
     def f(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -128,6 +142,7 @@ class LatentSDEModel(nn.Module):
         latent_size, context_size, hidden_size: latent state, encoder context and GRU sizes.
         width, depth, activation: shape of the drift/diffusion MLPs.
         min_observation_std: floor of the learned per-channel observation standard deviation.
+        time_span: first and last time of the data's grid (the networks see time rescaled to [0, 1]).
     """
 
     def __init__(
@@ -140,6 +155,7 @@ class LatentSDEModel(nn.Module):
         depth: int = 1,
         activation: str = "softplus",
         min_observation_std: float = 1e-2,
+        time_span: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         super().__init__()
         self.data_channels = data_channels
@@ -151,15 +167,11 @@ class LatentSDEModel(nn.Module):
         self.initial_posterior = nn.Linear(context_size, 2 * latent_size)
         self.prior_initial_mean = nn.Parameter(torch.zeros(latent_size))
         self.prior_initial_log_std = nn.Parameter(torch.zeros(latent_size))
-        self.dynamics = _Dynamics(latent_size, context_size, width, depth, activation)
+        self.dynamics = _Dynamics(latent_size, context_size, width, depth, activation, time_span)
         self.posterior = PosteriorWithKL(self.dynamics)
         self.prior = PriorSDE(self.dynamics)
         self.decoder = nn.Linear(latent_size, data_channels)
         self.observation_log_std = nn.Parameter(torch.full((data_channels,), math.log(0.1)))
-
-    def vector_field_modules(self) -> list[nn.Module]:
-        """The networks evaluated once per solver function evaluation (for NFE counting)."""
-        return [self.dynamics.diffusion]
 
     def encode(self, paths: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         """Context ``(batch, length, context_size)``; entry ``i`` summarises observations ``i..end``."""

@@ -121,11 +121,11 @@ class GeneratorMetricsCallback(pl.Callback):
             return
         import dataclasses
 
-        from sdegan.metrics import signature_mmd
+        from sdegan.metrics import apply_missing_pattern, signature_mmd
 
         real = _datamodule(trainer).val_paths[: self.val_samples].cpu()
         with preserved_rng():
-            generated = pl_module.sample(real.size(0)).cpu()
+            generated = apply_missing_pattern(pl_module.sample(real.size(0)).cpu(), real)
         value = signature_mmd(real, generated, **dataclasses.asdict(self.config.mmd))
         pl_module.log("val/mmd", value, prog_bar=True, sync_dist=True)
 

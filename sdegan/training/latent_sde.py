@@ -53,7 +53,8 @@ class LatentSDE(NeuralSDEModule):
         self.hparams["times"] = self.times.tolist()
         self.hparams["solve_options"] = dict(self.solve_options)
         self.model = LatentSDEModel(
-            data_channels, latent_size, context_size, hidden_size, width, depth, activation
+            data_channels, latent_size, context_size, hidden_size, width, depth, activation,
+            time_span=(float(self.times[0]), float(self.times[-1])),
         )
         self._count_evaluations({"latent": self.model.dynamics.diffusion})
 

@@ -56,10 +56,12 @@ def sample_paths_figure(
         index_generated = round(fraction * (generated.size(1) - 1))
         real_values = real[:, index_real, column]
         real_values = real_values[~torch.isnan(real_values)]
-        axes.hist(real_values.numpy(), bins=bins, range=limits, density=True, alpha=0.5,
+        generated_values = generated[:, index_generated, column]
+        value_range = _value_limits(real_values, generated_values)
+        axes.hist(real_values.numpy(), bins=bins, range=value_range, density=True, alpha=0.5,
                   color="tab:blue", label="real")
-        axes.hist(generated[:, index_generated, column].numpy(), bins=bins, range=limits,
-                  density=True, alpha=0.5, color="tab:orange", label="generated")
+        axes.hist(generated_values.numpy(), bins=bins, range=value_range, density=True, alpha=0.5,
+                  color="tab:orange", label="generated")
         axes.set_title(f"marginal at t = {real[0, index_real, 0].item():.3g}")
         axes.legend()
     if title:

@@ -54,6 +54,8 @@ def test_paper_experiment_is_paper_sized():
     assert cfg.trainer.max_steps == 10_000
     assert cfg.dataset.batch_size == 1024
     assert cfg.dataset.num_paths == 8192
+    assert cfg.model.generator_lr == 2e-4 and cfg.model.discriminator_lr == 1e-3
+    assert cfg.model.swa_start == 5000
 
 
 def test_unknown_choice_lists_valid_ones():

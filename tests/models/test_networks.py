@@ -125,14 +125,14 @@ def test_latent_elbo_terms_are_finite_with_missing_data():
     torch.manual_seed(0)
     paths = _latent_paths()
     assert torch.isnan(paths).any()
-    terms = LatentSDEModel(2).double().elbo_terms(paths, TIMES, _options())
+    terms = LatentSDEModel(2, time_span=(0.0, 7.0)).double().elbo_terms(paths, TIMES, _options())
     assert all(torch.isfinite(v) for v in terms.values())
     assert terms["kl_path"] >= 0 and terms["kl_initial"] >= 0
 
 
 def test_latent_kl_is_zero_when_posterior_drift_equals_prior():
     torch.manual_seed(0)
-    model = LatentSDEModel(1, width=8).double()
+    model = LatentSDEModel(1, width=8, time_span=(0.0, 7.0)).double()
     with torch.no_grad():
         for p in model.dynamics.posterior_drift.parameters():
             p.zero_()
@@ -145,7 +145,7 @@ def test_latent_kl_is_zero_when_posterior_drift_equals_prior():
 @pytest.mark.parametrize("method, gradient", GRADIENT_CASES)
 def test_latent_encoder_receives_gradients_through_the_context(method, gradient):
     torch.manual_seed(0)
-    model = LatentSDEModel(2).double()
+    model = LatentSDEModel(2, time_span=(0.0, 7.0)).double()
     terms = model.elbo_terms(_latent_paths(), TIMES, _options(method, gradient))
     terms["kl_path"].backward()  # depends on the encoder only through the context in the drift
     model.release_context()
@@ -155,6 +155,6 @@ def test_latent_encoder_receives_gradients_through_the_context(method, gradient)
 
 def test_latent_prior_samples_have_the_path_format():
     torch.manual_seed(0)
-    samples = LatentSDEModel(2).double().sample(TIMES, 5, _options())
+    samples = LatentSDEModel(2, time_span=(0.0, 7.0)).double().sample(TIMES, 5, _options())
     assert samples.shape == (5, 8, 3) and torch.isfinite(samples).all()
     assert torch.equal(samples[..., 0], TIMES.expand(5, -1))

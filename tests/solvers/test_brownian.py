@@ -52,6 +52,16 @@ def test_reverse_order_queries_reproduce_forward_values_exactly(kind):
     assert all(torch.equal(a, b) for a, b in zip(forward, backward))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_random_order_queries_reproduce_forward_values_exactly(kind):
+    num_steps = 100
+    bm = _brownian(kind, size=(4, 2), t1=float(num_steps))
+    forward = [bm(float(n), float(n + 1)) for n in range(num_steps)]
+    order = torch.randperm(num_steps, generator=torch.Generator().manual_seed(0)).tolist()
+    shuffled = {n: bm(float(n), float(n + 1)) for n in order}
+    assert all(torch.equal(forward[n], shuffled[n]) for n in range(num_steps))
+
+
 def test_tree_values_do_not_depend_on_query_history():
     first = _brownian("tree", size=(4, 2), entropy=7)
     second = _brownian("tree", size=(4, 2), entropy=7)
