@@ -178,6 +178,14 @@ def plot_pairs(raw: pd.DataFrame):
     return draw
 
 
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (results files name no machine paths)."""
+    try:
+        return str(path.resolve().relative_to(REPOSITORY))
+    except ValueError:
+        return str(path)
+
+
 def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair], quick_tasks: Sequence[str],
                    paper_claim: str, paper_figure: str) -> None:
     """Parse the command line, train every pair's settings over the seeds, write ``results/<name>.*``."""
@@ -189,7 +197,8 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.quick else 3)))
     budget = [*(QUICK_BUDGET if args.quick else ()), *args.override]
     chosen = [pair for pair in pairs if pair.task in tasks]
-    missing = {pair.task: str(pair.needs) for pair in chosen if pair.needs is not None and not pair.needs.exists()}
+    missing = {pair.task: _shown_path(pair.needs) for pair in chosen
+               if pair.needs is not None and not pair.needs.exists()}
     runnable = [pair for pair in chosen if pair.task not in missing]
     if not runnable:
         raise SystemExit(f"nothing to run: the data of {sorted(missing)} is missing ({missing})")

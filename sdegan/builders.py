@@ -5,6 +5,7 @@ Shared by the entry points ``sdegan-train`` and ``sdegan-evaluate``; holds no tr
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,10 @@ def run_directory() -> Path:
 def build_callbacks(cfg: DictConfig, run_dir: Path, checkpoint_dir: Path) -> list[pl.Callback]:
     """Checkpoints (periodic + ``last.ckpt``, each carrying the run config), sample plots, metrics."""
     from pytorch_lightning.callbacks import ModelCheckpoint
+
+    # Our modules step their optimiser once per batch; a checkpoint after that step is the state to
+    # resume from, which is what this warning (meant for multi-step manual loops) says it saves.
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
     from sdegan.run_config import StoreConfigInCheckpoint
     from sdegan.training import GeneratorMetricsCallback, SamplePlotCallback

@@ -96,7 +96,12 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float:
-    summary = fit(cfg)
+    try:
+        summary = fit(cfg)
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input (an invalid solver combination, a missing or malformed dataset file): say what and
+        # how to fix it, without a traceback from deep inside.
+        raise SystemExit(f"sdegan-train: {error}") from None
     print_summary(summary)
     return summary["mmd_trained"]
 

@@ -85,3 +85,27 @@ def test_unknown_solver_names_valid_choices(tmp_path):
     assert "Could not find 'solver/nonexistent'" in result.stderr
     assert "reversible_heun" in result.stderr and "midpoint" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_invalid_solver_combination_is_a_clear_error(tmp_path):
+    result = run(
+        [str(BIN / "sdegan-train"), "solver=midpoint", "gradient=reversible", "logger=none", *TINY,
+         f"hydra.run.dir={tmp_path}"],
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "gradient='reversible' is not available for method='midpoint'" in result.stderr
+    assert "reversible_heun" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_dataset_file_says_where_to_get_it(tmp_path):
+    result = run(
+        [str(BIN / "sdegan-train"), "dataset=air_quality", f"dataset.path={tmp_path}/missing.zip",
+         "logger=none", f"hydra.run.dir={tmp_path}"],
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "PRSA2017_Data_20130301-20170228.zip" in result.stderr
+    assert "download_air_quality.sh" in result.stderr
+    assert "Traceback" not in result.stderr

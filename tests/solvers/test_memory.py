@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from torch import nn
 
 from sdegan.solvers import make_brownian, odeint, sdeint
 from tests.solvers.solver_problems import NeuralSDE, ODEFunc
