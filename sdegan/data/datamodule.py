@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from sdegan.data.normaliser import Normaliser
 from sdegan.data.paths import RawPaths, split_indices, validate_paths
+from sdegan.data.sampler import ResumableDataLoader, ResumableShuffleSampler
 
 
 class PathDataModule(pl.LightningDataModule, abc.ABC):
@@ -107,31 +108,42 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
         paths = np.concatenate([raw.times[..., None], raw.values], axis=-1)
         return self.normaliser.transform(torch.as_tensor(paths, dtype=torch.float64)).to(torch.float32)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _split(self, split: str) -> torch.Tensor:
         if not self._is_set_up:
             raise RuntimeError(f"{type(self).__name__}.setup() must be called before asking for dataloaders")
-        paths = getattr(self, f"{split}_paths")
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            paths,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        return getattr(self, f"{split}_paths")
+
+    def _loader_options(self) -> dict:
+        return {"batch_size": self.batch_size, "num_workers": self.num_workers,
+                "persistent_workers": self.num_workers > 0}
+
+    def _replicas(self) -> tuple[int, int]:
+        """(number of processes sharing the train set, this one's rank) under the attached trainer."""
+        kwargs = self.trainer.distributed_sampler_kwargs if self.trainer is not None else None
+        return (kwargs["num_replicas"], kwargs["rank"]) if kwargs else (1, 0)
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded) batches of train paths."""
-        return self._loader("train", shuffle=True)
+        """Batches of train paths in a new order every epoch, fixed by (``seed``, epoch); under DDP each process
+        takes its share of that order. A fit resumed from a checkpoint written mid-epoch serves the rest of the
+        epoch exactly (a :class:`~sdegan.data.sampler.ResumableDataLoader`). Under Lightning's debugging mode
+        ``overfit_batches`` the paths come in their stored order, the same first batches every epoch."""
+        paths = self._split("train")
+        if self.trainer is not None and self.trainer.overfit_batches > 0:
+            return DataLoader(paths, **self._loader_options())
+        num_replicas, rank = self._replicas()
+        sampler = ResumableShuffleSampler(paths, seed=self.seed, num_replicas=num_replicas, rank=rank)
+        # Its own generator: otherwise every new iterator would draw its worker seed from the global generator,
+        # which the models' noise uses, and a resumed run would not continue the same random streams.
+        generator = torch.Generator().manual_seed(self.seed)
+        return ResumableDataLoader(paths, sampler=sampler, generator=generator, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
         """Batches of validation paths in a fixed order."""
-        return self._loader("val", shuffle=False)
+        return DataLoader(self._split("val"), **self._loader_options())
 
     def test_dataloader(self) -> DataLoader:
         """Batches of test paths in a fixed order."""
-        return self._loader("test", shuffle=False)
+        return DataLoader(self._split("test"), **self._loader_options())
 
     def state_dict(self) -> dict:
         """Normalisation statistics, saved into Lightning checkpoints for reference."""

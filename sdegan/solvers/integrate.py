@@ -15,7 +15,7 @@ from sdegan.solvers.grid import StepGrid
 
 def _solve(solver: Solver, y0: Tensor, grid: StepGrid, control: Control) -> tuple[Tensor, tuple]:
     """Steps over the grid; returns the solution at the output times and the final solver state."""
-    times = grid.times_tensor
+    times = grid.times_tensor.unbind(0)  # indexed once: a tensor index per step would cost an op each
     state = solver.initial_state(times[0], y0)
     outputs = [y0]
     output_steps = set(grid.output_steps[1:])
@@ -72,10 +72,10 @@ class _ReversibleSolve(torch.autograd.Function):
         want_dx = ctx.has_path and ctx.needs_input_grad[4]
         path_grads = torch.zeros_like(saved[ctx.num_terminal]) if want_dx else None
 
-        times = grid.times_tensor
-        output_index = {step: i for i, step in enumerate(grid.output_steps)}
+        times = grid.times_tensor.unbind(0)
+        output_grads = dict(zip(grid.output_steps, grad_outputs.unbind(0)))
         with torch.no_grad():
-            carry = solver.backward_start(times[-1], terminal, grad_outputs[-1])
+            carry = solver.backward_start(times[-1], terminal, output_grads[grid.num_steps])
             for n in reversed(range(grid.num_steps)):
                 dx = control.increment(n)
                 carry, dx_grad = solver.backward_step(
@@ -83,7 +83,7 @@ class _ReversibleSolve(torch.autograd.Function):
                 )
                 if want_dx:
                     path_grads[n] = dx_grad
-                if n in output_index:
-                    carry.adjoint_y = carry.adjoint_y + grad_outputs[output_index[n]]
+                if n in output_grads:
+                    carry.adjoint_y = carry.adjoint_y + output_grads[n]
             grad_y0 = solver.backward_finish(carry)
         return (None, None, None, grad_y0, path_grads, *carry.adjoint_params)
