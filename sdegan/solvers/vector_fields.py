@@ -65,8 +65,8 @@ class ControlledVectorField(abc.ABC):
     ) -> Tensor:
         """Returns ``base + scale (f h + g dX)`` for an evaluation ``(f, g)`` (missing terms count as zero).
 
-        Formed with fused operations (``add`` with ``alpha``, ``baddbmm``/``addcmul``): this is the solvers'
-        inner loop. Without ``base``, an SDE increment is a single ``baddbmm`` (``f`` scaled by its ``beta``).
+        Formed with fused operations (``add`` with ``alpha``, ``addmm``/``baddbmm``/``addcmul``): this is the
+        solvers' inner loop. Without ``base``, ``f h`` is fused into the product (``f`` scaled by its ``beta``).
         """
         f, g = evaluation
         if g is None:
@@ -118,13 +118,15 @@ class _MatrixControlProducts:
     matrix multiplications by constant 0/1 matrices, about 1.5x faster there and equal up to the order of the
     ``cols`` additions: with ``spread_dx = dX @ spread`` (``dX`` repeated ``rows`` times),
     ``g dX = (g.flatten * spread_dx) @ gather`` and ``adjoint dX^T = (adjoint @ gather^T) * spread_dx``. A
-    solver step uses the same ``dX`` several times, so ``spread_dx`` is kept for the last ``dX`` seen.
+    solver step uses the same ``dX`` several times, so ``spread_dx`` is kept for the last ``dX`` seen and
+    reused for the same tensor object at the same version (an in-place change to ``dX`` bumps its version)
+    in the same grad mode.
     """
 
     DENSE_MAX_ENTRIES = 64
 
     def __init__(self) -> None:
-        self._last_spread: Optional[tuple[Tensor, Tensor]] = None  # (dX, dX @ spread)
+        self._last_spread: Optional[tuple[Tensor, tuple[int, bool], Tensor]] = None  # (dX, its state, spread_dx)
 
     def add_product(self, base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float, base_scale: float) -> Tensor:
         rows, cols = g.shape[-2:]
@@ -153,12 +155,15 @@ class _MatrixControlProducts:
         return flat.view(-1, rows, cols)
 
     def _spread(self, dx: Tensor, rows: int) -> Tensor:
+        if dx.is_inference():  # inference tensors have no version counter: nothing is reused
+            self._last_spread = None
+            return dx @ _dense_product_matrices(rows, dx.size(-1), dx.dtype, dx.device)[0]
+        state = (dx._version, torch.is_grad_enabled())
         last = self._last_spread
-        if last is not None and last[0] is dx and last[1].size(-1) == rows * dx.size(-1):
-            return last[1]
-        spread, _, _ = _dense_product_matrices(rows, dx.size(-1), dx.dtype, dx.device)
-        spread_dx = dx @ spread
-        self._last_spread = (dx, spread_dx)
+        if last is not None and last[0] is dx and last[1] == state and last[2].size(-1) == rows * dx.size(-1):
+            return last[2]
+        spread_dx = dx @ _dense_product_matrices(rows, dx.size(-1), dx.dtype, dx.device)[0]
+        self._last_spread = (dx, state, spread_dx)
         return spread_dx
 
 
