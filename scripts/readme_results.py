@@ -10,6 +10,7 @@ copies them, so every number in the README's results section comes from a commit
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ def results_section(results_dir: Path) -> str:
     for path in sorted(results_dir.glob("*.md")):
         lines = path.read_text().strip().splitlines()
         demoted = [f"##{line}" if line.startswith("#") else line for line in lines]
+        # Links relative to results/ (images, sibling files) must stay valid from the repository root.
+        demoted = [re.sub(r"\]\((?!https?:|/|results/)([^)]+)\)", r"](results/\1)", line) for line in demoted]
         parts += ["", *demoted, "", f"(from [{path.relative_to(ROOT)}]({path.relative_to(ROOT)}))"]
     parts += ["", END]
     return "\n".join(parts)
