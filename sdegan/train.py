@@ -20,6 +20,7 @@ import hydra
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
+from pytorch_lightning.loggers import WandbLogger
 
 from sdegan import builders
 from sdegan.metrics import MetricsConfig, apply_missing_pattern, signature_mmd
@@ -76,8 +77,11 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     if cfg.test_after_fit:
         (test_metrics,) = trainer.test(model, datamodule=datamodule)
         summary.update(test_metrics)
+    scalars = {f"summary/{k}": v for k, v in summary.items() if isinstance(v, float)}
     for logger in trainer.loggers:
-        logger.log_metrics({f"summary/{k}": v for k, v in summary.items() if isinstance(v, float)})
+        logger.log_metrics(scalars)
+        if isinstance(logger, WandbLogger):  # one row per run: compare runs of a group in a wandb table
+            logger.log_table(key="summary_table", columns=list(scalars), data=[list(scalars.values())])
         logger.finalize("success")
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
