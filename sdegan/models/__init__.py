@@ -1,6 +1,6 @@
 """Models: the SDE-GAN generator (neural SDE) and discriminator (neural CDE), and the latent SDE."""
 
-from sdegan.models.discriminator import Discriminator, DiscriminatorVectorField
+from sdegan.models.discriminator import Discriminator, DiscriminatorVectorField, index_step
 from sdegan.models.generator import Generator, GeneratorVectorField
 from sdegan.models.latent_sde import LatentSDEModel
 from sdegan.models.paths import check_paths, fill_missing_linear
@@ -13,4 +13,5 @@ __all__ = [
     "LatentSDEModel",
     "check_paths",
     "fill_missing_linear",
+    "index_step",
 ]

@@ -17,6 +17,17 @@ from sdegan.nn import MLP
 __all__ = ["Discriminator", "DiscriminatorVectorField"]
 
 
+def index_step(times: torch.Tensor, dt: float | None) -> float | None:
+    """The discriminator's CDE step in the path's parameter units (observation index), from a step ``dt``
+    in time units: ``1 / k`` where ``k = round(mean time spacing / dt)`` (at least 1), so that the step
+    divides every observation interval and a step never skips an observation. ``None`` stays ``None``.
+    """
+    if dt is None or len(times) < 2:
+        return dt
+    spacing = float((times[-1] - times[0]) / (len(times) - 1))
+    return 1.0 / max(1, round(spacing / dt))
+
+
 class DiscriminatorVectorField(nn.Module):
     """``(t, h) -> (batch, hidden, 1 + channels)`` matrix, tanh-bounded: the CDE's vector field."""
 

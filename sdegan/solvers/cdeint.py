@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from sdegan.solvers.capabilities import MethodInfo, check_choice, check_coupling, make_solver
 from sdegan.solvers.controls import NoControl, PathControl, path_increments
-from sdegan.solvers.grid import check_output_times, make_step_grid
+from sdegan.solvers.grid import check_output_times, check_step, make_step_grid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
 from sdegan.solvers.vector_fields import CDEVectorField, ODEVectorField
 
@@ -57,7 +57,7 @@ def cdeint(
         fixed step is ``X(t_{n+1}) - X(t_n)``, used by every stage (exact for linear interpolation with knots on
         the step grid).
     """
-    info = _check(func, "cde", method, gradient, coupling, rtol, atol, norm, ts)
+    info = _check(func, "cde", method, gradient, dt, coupling, rtol, atol, norm, ts)
     if info.backend == "sdegan" and gradient != "adjoint":
         grid = make_step_grid(ts, dt, z0.dtype, z0.device)
         increments = path_increments(path, grid)
@@ -93,7 +93,7 @@ def odeint(
     Returns:
         The solution at ``ts``, shape ``(len(ts), *y0.shape)``.
     """
-    info = _check(func, "ode", method, gradient, coupling, rtol, atol, norm, ts)
+    info = _check(func, "ode", method, gradient, dt, coupling, rtol, atol, norm, ts)
     if info.backend == "sdegan" and gradient != "adjoint":
         grid = make_step_grid(ts, dt, y0.dtype, y0.device)
         solver = make_solver(method, ODEVectorField(func, adjoint_params), coupling)
@@ -107,9 +107,10 @@ def odeint(
     return torchdiffeq.odeint(func, y0, ts, **kwargs)
 
 
-def _check(func, problem, method, gradient, coupling, rtol, atol, norm, ts) -> MethodInfo:
+def _check(func, problem, method, gradient, dt, coupling, rtol, atol, norm, ts) -> MethodInfo:
     info = check_choice(problem, method, gradient)
     check_output_times(ts)
+    check_step(dt)
     check_coupling(method, coupling)
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,6 +44,12 @@ def check_output_times(ts: Tensor) -> None:
         raise ValueError("ts must be strictly increasing.")
 
 
+def check_step(dt: Optional[float]) -> None:
+    """Raises ValueError unless ``dt`` is None or a positive, finite number."""
+    if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive, finite number (or None), got {dt!r}.")
+
+
 def make_step_grid(ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: torch.device) -> StepGrid:
     """Builds the step grid; ``dt=None`` steps from output time to output time.
 
@@ -55,9 +63,8 @@ def make_step_grid(ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: 
         times = output_times
         output_steps = list(range(len(times)))
     else:
+        check_step(dt)
         dt = float(dt)
-        if not dt > 0:
-            raise ValueError(f"dt must be positive, got {dt}.")
         times = [output_times[0]]
         output_steps = [0]
         for start, end in zip(output_times[:-1], output_times[1:]):

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from sdegan.solvers.brownian import make_brownian
 from sdegan.solvers.capabilities import check_choice, check_coupling, make_solver
 from sdegan.solvers.controls import BrownianControl
-from sdegan.solvers.grid import check_output_times, make_step_grid
+from sdegan.solvers.grid import check_output_times, check_step, make_step_grid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
 from sdegan.solvers.vector_fields import SDEVectorField
 
@@ -59,6 +59,7 @@ def sdeint(
     vector_field = SDEVectorField(sde, adjoint_params)
     info = check_choice("sde", method, gradient, vector_field.sde_type, vector_field.noise_type)
     check_output_times(ts)
+    check_step(dt)
     if y0.dim() != 2:
         raise ValueError(f"y0 must have shape (batch, state), got {tuple(y0.shape)}.")
     ours = info.backend == "sdegan" and gradient != "adjoint"

@@ -15,6 +15,7 @@ from sdegan.training.instrumentation import (
     EvaluationCounter,
     capture_rng_state,
     check_finite_gradients,
+    offset_rng_by_rank,
     restore_rng_state,
 )
 
@@ -83,18 +84,38 @@ class NeuralSDEModule(pl.LightningModule):
             self._rng_before_validation = None
 
     # ---------------------------------------------------------------- checkpoints
+    def on_train_start(self) -> None:
+        if self.global_step == 0:  # a fresh fit; a resumed one continues its saved per-rank streams
+            offset_rng_by_rank(self.global_rank)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # A checkpoint written during validation stores the streams as training will continue them.
         state = self._rng_before_validation
-        checkpoint[RNG_CHECKPOINT_KEY] = capture_rng_state() if state is None else state
+        state = capture_rng_state() if state is None else state
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Every process builds the checkpoint; keep each one's streams (rank 0 writes the file).
+            states: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(states, state)
+            checkpoint[RNG_CHECKPOINT_KEY] = {"per_rank": states}
+        else:
+            checkpoint[RNG_CHECKPOINT_KEY] = state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Resuming a fit (a trainer is attached): continue the saved random streams, restored here,
         # before Lightning creates the epoch's data iterator (its shuffle draws from them).
         # Plain ``load_from_checkpoint`` (no trainer) leaves the global generators alone.
         state = checkpoint.get(RNG_CHECKPOINT_KEY)
-        if state is not None and self._trainer is not None:
-            restore_rng_state(state)
+        if state is None or self._trainer is None:
+            return
+        if "per_rank" in state:
+            per_rank = state["per_rank"]
+            if len(per_rank) != self.trainer.world_size:
+                raise ValueError(
+                    f"this checkpoint was written by {len(per_rank)} data-parallel processes; resume it with "
+                    f"the same number (trainer.devices), not {self.trainer.world_size}"
+                )
+            state = per_rank[self.global_rank]
+        restore_rng_state(state)
 
     # ---------------------------------------------------------------- sampling
     def _sample_batch(self, num_samples: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ from sdegan.training.errors import NonFiniteLossError
 __all__ = [
     "EvaluationCounter",
     "capture_rng_state",
+    "offset_rng_by_rank",
     "restore_rng_state",
     "preserved_rng",
     "check_finite_loss",
@@ -72,6 +73,17 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def offset_rng_by_rank(rank: int) -> None:
+    """Give data-parallel process ``rank`` its own streams: ``seed_everything`` seeds every process
+    alike, which would make all processes draw the same generator noise. Rank 0 keeps its streams."""
+    if rank == 0:
+        return
+    seed = (torch.initial_seed() + 1_000_003 * rank) % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 @contextlib.contextmanager

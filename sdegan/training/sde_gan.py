@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from sdegan.models import Discriminator, Generator
+from sdegan.models import Discriminator, Generator, index_step
 from sdegan.nn import clip_linear_weights
 from sdegan.training.base import NeuralSDEModule
 from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss, preserved_rng
@@ -91,6 +91,9 @@ class SDEGAN(NeuralSDEModule):
             initial_scale, vector_field_scale,
         )
         self.discriminator = Discriminator(data_channels, hidden_size, width, depth, activation)
+        self.discriminator_options = {
+            **self.solve_options, "dt": index_step(self.times, self.solve_options.get("dt")),
+        }
         self.averaged_generator = _frozen_average(self.generator)
         self.averaged_discriminator = _frozen_average(self.discriminator)
         # After the averages are copied, so the copies carry no counting hooks.
@@ -126,7 +129,8 @@ class SDEGAN(NeuralSDEModule):
         )
 
     def _wasserstein(self, fake: torch.Tensor, real: torch.Tensor, discriminator: Discriminator) -> torch.Tensor:
-        return discriminator(fake, self.solve_options).mean() - discriminator(real, self.solve_options).mean()
+        options = self.discriminator_options
+        return discriminator(fake, options).mean() - discriminator(real, options).mean()
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
@@ -165,8 +169,8 @@ class SDEGAN(NeuralSDEModule):
         discriminator = self.discriminator
         real_coeffs, fake_coeffs = discriminator.coefficients(real), discriminator.coefficients(fake)
         wasserstein = (
-            discriminator.score(fake_coeffs, self.solve_options).mean()
-            - discriminator.score(real_coeffs, self.solve_options).mean()
+            discriminator.score(fake_coeffs, self.discriminator_options).mean()
+            - discriminator.score(real_coeffs, self.discriminator_options).mean()
         )
         penalty = self.gradient_penalty(real_coeffs, fake_coeffs)
         loss = wasserstein + self.hparams.gradient_penalty_weight * penalty
@@ -180,7 +184,7 @@ class SDEGAN(NeuralSDEModule):
 
     def _generator_backward(self, num_samples: int, step: int) -> torch.Tensor:
         fake = self.generator(self.times, num_samples, self.solve_options)
-        loss = -self.discriminator(fake, self.solve_options).mean()
+        loss = -self.discriminator(fake, self.discriminator_options).mean()
         check_finite_loss(loss, step, "generator loss -D(fake)")
         self.manual_backward(loss)
         for parameter in self.discriminator.parameters():
@@ -191,16 +195,17 @@ class SDEGAN(NeuralSDEModule):
     def gradient_penalty(self, real_coeffs: torch.Tensor, fake_coeffs: torch.Tensor) -> torch.Tensor:
         """``mean (|grad_Y D(Y)| - 1)^2`` at ``Y = a real + (1 - a) fake``, ``a ~ U(0, 1)`` per path.
 
-        The gradient is taken with respect to the interpolation coefficients (all channels, time
-        included) with ``create_graph=True``, so the penalty is differentiable in the parameters.
+        The gradient is taken with respect to the interpolation coefficients of the value channels (time
+        is the same in real and generated paths, so it is not penalised) with ``create_graph=True``, so
+        the penalty is differentiable in the parameters.
         """
         alpha = torch.rand(real_coeffs.size(0), 1, 1, device=real_coeffs.device, dtype=real_coeffs.dtype)
         interpolates = (alpha * real_coeffs + (1 - alpha) * fake_coeffs).detach().requires_grad_(True)
         # Reversible and adjoint backward passes are not themselves differentiable, so this solve is
         # always backpropagated directly (same method and step), making the double backward exact.
-        scores = self.discriminator.score(interpolates, {**self.solve_options, "gradient": "direct"})
+        scores = self.discriminator.score(interpolates, {**self.discriminator_options, "gradient": "direct"})
         (gradient,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-        return (gradient.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        return (gradient[..., 1:].flatten(1).norm(dim=1) - 1).pow(2).mean()
 
     # ---------------------------------------------------------------- validation / test
     def _evaluation_loss(self, real: torch.Tensor) -> torch.Tensor:

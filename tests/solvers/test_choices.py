@@ -103,3 +103,12 @@ def test_capabilities_table_and_valid_choices():
     assert check_choice("ode", "reversible_rk4", "reversible").order == "4"
     with pytest.raises(ValueError, match="problem must be one of"):
         capabilities("pde")
+
+
+@pytest.mark.parametrize("dt", [0.0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("method", ["midpoint", "reversible_heun"])
+def test_non_positive_step_is_a_clear_error(method, dt):
+    sde = NeuralSDE(state=2, noise=1, width=4)
+    gradient = "reversible" if method.startswith("reversible") else "direct"
+    with pytest.raises(ValueError, match="dt must be a positive, finite number"):
+        sdeint(sde, torch.zeros(3, 2), torch.tensor([0.0, 1.0]), method=method, gradient=gradient, dt=dt)

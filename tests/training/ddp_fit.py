@@ -22,7 +22,9 @@ def main(output_dir: str) -> None:
     )
     trainer.fit(model, datamodule=dm)
     state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    torch.save({"state": state, "global_step": trainer.global_step, "world_size": trainer.world_size},
+    next_noise = torch.randn(8)  # what the generator would draw next on this rank
+    torch.save({"state": state, "global_step": trainer.global_step, "world_size": trainer.world_size,
+                "next_noise": next_noise},
                f"{output_dir}/rank{trainer.global_rank}.pt")
 
 

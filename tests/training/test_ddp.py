@@ -1,4 +1,5 @@
-"""The SDE-GAN trains under DDP with 2 CPU processes and the replicas stay identical."""
+"""The SDE-GAN trains under DDP with 2 CPU processes: the replicas stay identical while each process
+draws its own generator noise (not the same fake batch on every process)."""
 
 import os
 import subprocess
@@ -24,3 +25,4 @@ def test_sde_gan_under_ddp_with_two_cpu_processes(tmp_path):
     for name, tensor in ranks[0]["state"].items():
         assert torch.isfinite(tensor).all(), name
         assert torch.equal(tensor, ranks[1]["state"][name]), name
+    assert not torch.equal(ranks[0]["next_noise"], ranks[1]["next_noise"])

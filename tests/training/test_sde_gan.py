@@ -106,8 +106,8 @@ def test_gradient_penalty_alternates_critic_and_generator_steps(tmp_path):
 
 
 def _finite_difference_penalty(model, real, fake, alpha, eps=1e-6):
-    """(|grad D| - 1)^2 with grad D from central differences over every coefficient."""
-    options = model.solve_options
+    """(|grad D| - 1)^2 with grad D from central differences over every value-channel coefficient."""
+    options = model.discriminator_options
     interpolates = alpha * real + (1 - alpha) * fake
     penalties = []
     for b in range(interpolates.size(0)):
@@ -121,7 +121,7 @@ def _finite_difference_penalty(model, real, fake, alpha, eps=1e-6):
                 up = model.discriminator.score(path + step, options)
                 down = model.discriminator.score(path - step, options)
             grad.view(-1)[index] = ((up - down) / (2 * eps)).item()
-        penalties.append((grad.norm() - 1) ** 2)
+        penalties.append((grad[..., 1:].norm() - 1) ** 2)
     return torch.stack(penalties).mean()
 
 
