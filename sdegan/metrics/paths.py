@@ -10,6 +10,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sdegan.paths import fill_missing
+
+__all__ = ["apply_missing_pattern", "check_paths", "check_same_channels", "check_same_length", "fill_missing"]
+
 
 def check_paths(paths: Tensor, name: str, *, min_batch: int = 1) -> None:
     """Raise ``ValueError`` unless ``paths`` is a valid batch of paths.
@@ -62,39 +66,6 @@ def check_same_length(first: Tensor, second: Tensor, first_name: str, second_nam
     if first.shape[1] != second.shape[1]:
         raise ValueError(f"{first_name} and {second_name} must have the same length "
                          f"(observation times), got {first.shape[1]} and {second.shape[1]}")
-
-
-def fill_missing(paths: Tensor) -> Tensor:
-    """Fill the NaNs of the value channels; return a new tensor with no NaN.
-
-    A gap between two observations is filled by linear interpolation in time (channel 0); missing
-    values before the first observation take the first observed value, and missing values after the
-    last observation take the last observed value (nearest-value extrapolation). Observed entries
-    are returned unchanged. The paths must satisfy :func:`check_paths`.
-    """
-    times = paths[..., :1].expand_as(paths[..., 1:])
-    values = paths[..., 1:]
-    observed = ~torch.isnan(values)
-    if observed.all():
-        return paths.clone()
-    length = paths.shape[1]
-    index = torch.arange(length, device=paths.device).view(1, length, 1).expand_as(values)
-    before = torch.where(observed, index, torch.full_like(index, -1)).cummax(dim=1).values
-    after_reversed = torch.where(observed, index, torch.full_like(index, length)).flip(1)
-    after = after_reversed.cummin(dim=1).values.flip(1)
-    has_before = before >= 0
-    has_after = after < length
-    before = torch.where(has_before, before, after)
-    after = torch.where(has_after, after, before)
-    value_before = values.gather(1, before)
-    value_after = values.gather(1, after)
-    time_before = times.gather(1, before)
-    time_after = times.gather(1, after)
-    span = time_after - time_before
-    weight = torch.where(span > 0, (times - time_before) / torch.where(span > 0, span, 1.0), 0.0)
-    interpolated = value_before + weight * (value_after - value_before)
-    filled = torch.where(observed, values, interpolated)
-    return torch.cat([paths[..., :1], filled], dim=-1)
 
 
 def apply_missing_pattern(paths: Tensor, pattern_paths: Tensor) -> Tensor:

@@ -93,7 +93,7 @@ class PosteriorWithKL(nn.Module):
             raise RuntimeError("PosteriorWithKL.context must be set before solving")
         index = torch.searchsorted(self.times, torch.as_tensor(t).reshape(1).to(self.times), right=True)
         index = index.clamp(max=self.times.numel() - 1)
-        return self.context[:, int(index)]
+        return self.context.index_select(1, index).squeeze(1)  # no host sync (int(index) would sync a GPU)
 
     def f_and_g(self, t: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = y[:, :-1]

@@ -7,6 +7,8 @@ adaptive ODE solvers (used for ODEs and, through torchcde, CDEs).
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -111,8 +113,14 @@ def capabilities(problem: str) -> dict[str, MethodInfo]:
     """The capabilities table for ``problem`` (``"sde"``, ``"cde"`` or ``"ode"``), keyed by method name."""
     if problem not in PROBLEMS:
         raise ValueError(f"problem must be one of {PROBLEMS}, got {problem!r}.")
+    return dict(_capability_table(problem))
+
+
+@functools.lru_cache(maxsize=None)
+def _capability_table(problem: str) -> tuple[tuple[str, MethodInfo], ...]:
+    """Built once per problem: every solve checks its choice against it."""
     rows = _our_rows(problem) + (_torchsde_rows() if problem == "sde" else _torchdiffeq_rows(problem))
-    return {row.name: row for row in rows}
+    return tuple((row.name, row) for row in rows)
 
 
 def valid_choices(problem: str = "sde") -> dict[str, tuple[str, ...]]:

@@ -31,7 +31,7 @@ class VirtualBrownianTree(BaseBrownian):
         tol: queries are resolved to a dyadic point within ``tol`` (default ``(t1 - t0) * 2**-20``).
     """
 
-    __slots__ = ("_t0", "_t1", "_size", "_dtype", "_device", "_entropy", "_tol", "_w1")
+    __slots__ = ("_t0", "_t1", "_size", "_dtype", "_device", "_entropy", "_tol", "_w1", "_last_t", "_last_w")
 
     def __init__(
         self,
@@ -54,6 +54,8 @@ class VirtualBrownianTree(BaseBrownian):
         if not self._tol > 0:
             raise ValueError(f"tol must be positive, got {self._tol}.")
         self._w1 = math.sqrt(self._t1 - self._t0) * self._normal(-1, 0)  # W(t1), the root's end value
+        self._last_t: Optional[float] = None
+        self._last_w = self._w1
 
     def _normal(self, depth: int, index: int) -> Tensor:
         """A standard normal tensor determined by the node (depth, index) and the entropy only."""
@@ -63,6 +65,13 @@ class VirtualBrownianTree(BaseBrownian):
         return torch.randn(self._size, generator=generator, dtype=self._dtype, device=self._device)
 
     def _value(self, t: float) -> Tensor:
+        """W(t) - W(t0). The last point queried is kept, so a solver's consecutive increments (which share
+        an endpoint, forwards or in reverse) cost one bisection each, as in a classic solver loop."""
+        if t != self._last_t:
+            self._last_t, self._last_w = t, self._bisect(t)
+        return self._last_w
+
+    def _bisect(self, t: float) -> Tensor:
         """W(t) - W(t0), by bisection from the root; the interval at (depth, index) has children
         (depth + 1, 2 index) and (depth + 1, 2 index + 1), and its midpoint is drawn with its own seed."""
         if not self._t0 <= t <= self._t1:
