@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sdegan import builders
+from sdegan.errors import exit_on_input_error
 from sdegan.metrics import evaluate_generator
 from sdegan.run_config import load_checkpoint
 
@@ -71,10 +72,8 @@ def format_metrics(results: dict[str, float]) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
 def _main(cfg: DictConfig) -> None:
-    try:
+    with exit_on_input_error("sdegan-evaluate"):
         results = evaluate(cfg)
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"sdegan-evaluate: {error}") from None
     print(f"== sdegan-evaluate {cfg.checkpoint} ==")
     print(format_metrics(results))
     run_dir = builders.run_directory()

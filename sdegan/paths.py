@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sdegan.errors import ConfigurationError
+
 __all__ = ["fill_missing"]
 
 
@@ -52,7 +54,7 @@ def apply_missing_pattern(paths: Tensor, pattern_paths: Tensor) -> Tensor:
     easily tells linearly interpolated paths from complete ones). Both must have the same shape.
     """
     if paths.shape != pattern_paths.shape:
-        raise ValueError(f"paths and pattern_paths must have the same shape, got "
+        raise ConfigurationError(f"paths and pattern_paths must have the same shape, got "
                          f"{tuple(paths.shape)} and {tuple(pattern_paths.shape)}")
     missing = torch.isnan(pattern_paths[..., 1:]).to(paths.device)
     values = paths[..., 1:].masked_fill(missing, float("nan"))

@@ -9,6 +9,8 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from sdegan.errors import ConfigurationError, MissingFileError
+
 CHECKPOINT_KEY = "sdegan_config"
 
 
@@ -34,10 +36,10 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], DictConfig]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"checkpoint {path} does not exist; sdegan-train writes them to <run dir>/checkpoints/"
         )
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
-        raise ValueError(f"{path} is not a checkpoint written by sdegan-train (it has no run config)")
+        raise ConfigurationError(f"{path} is not a checkpoint written by sdegan-train (it has no run config)")
     return checkpoint, OmegaConf.create(checkpoint[CHECKPOINT_KEY])

@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.loggers import WandbLogger
 
 from sdegan import builders
+from sdegan.errors import exit_on_input_error
 from sdegan.metrics import MetricsConfig, apply_missing_pattern, signature_mmd
 from sdegan.training import NonFiniteLossError
 
@@ -100,12 +101,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def _main(cfg: DictConfig) -> float:
-    try:
+    with exit_on_input_error("sdegan-train"):
         summary = fit(cfg)
-    except (ValueError, FileNotFoundError) as error:
-        # Bad input (an invalid solver combination, a missing or malformed dataset file): say what and
-        # how to fix it, without a traceback from deep inside.
-        raise SystemExit(f"sdegan-train: {error}") from None
     print_summary(summary)
     return summary["mmd_trained"]
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from sdegan.data.datamodule import PathDataModule
 from sdegan.data.paths import RawPaths, random_subset
+from sdegan.errors import DataError, MissingFileError
 
 ARCHIVE_NAME = "PRSA2017_Data_20130301-20170228.zip"
 DOWNLOAD_PAGE = "https://archive.ics.uci.edu/dataset/501/beijing+multi+site+air+quality+data"
@@ -52,7 +53,7 @@ def _station_files_in_zip(archive: zipfile.ZipFile, label: str) -> dict[str, byt
     if nested:  # the UCI download wraps the PRSA2017 archive in another zip
         with zipfile.ZipFile(io.BytesIO(archive.read(nested[0]))) as inner:
             return _station_files_in_zip(inner, f"{label}/{nested[0]}")
-    raise ValueError(
+    raise DataError(
         f"{label} holds no PRSA_Data_<Station>_20130301-20170228.csv files; is it {ARCHIVE_NAME}? "
         f"Download page: {DOWNLOAD_PAGE}"
     )
@@ -62,7 +63,7 @@ def read_station_files(path: str | Path) -> dict[str, tuple[str, bytes]]:
     """Map station name -> (file label, CSV bytes), sorted by station, from the zip archive or directory at ``path``."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(_missing_file_message(path))
+        raise MissingFileError(_missing_file_message(path))
     if path.is_dir():
         found = {}
         for file in sorted(path.rglob("*.csv")):
@@ -73,10 +74,10 @@ def read_station_files(path: str | Path) -> dict[str, tuple[str, bytes]]:
             nested = sorted(path.rglob(ARCHIVE_NAME))
             if nested:
                 return read_station_files(nested[0])
-            raise FileNotFoundError(_missing_file_message(path / ARCHIVE_NAME))
+            raise MissingFileError(_missing_file_message(path / ARCHIVE_NAME))
         return found
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{str(path)!r} is neither a zip archive nor a directory; expected {ARCHIVE_NAME}")
+        raise DataError(f"{str(path)!r} is neither a zip archive nor a directory; expected {ARCHIVE_NAME}")
     with zipfile.ZipFile(path) as archive:
         return {
             station: (f"{path}:{station}", content)
@@ -89,15 +90,15 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
     try:
         frame = pd.read_csv(io.BytesIO(content), na_values=["NA", ""], keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"malformed CSV {label}: {error}") from error
+        raise DataError(f"malformed CSV {label}: {error}") from error
     missing = [column for column in TIME_COLUMNS + list(channels) if column not in frame.columns]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"malformed CSV {label}: missing column(s) {missing}; found {list(frame.columns)}. "
             "Expected the UCI PRSA format: No,year,month,day,hour,PM2.5,...,station"
         )
     if len(frame) == 0:
-        raise ValueError(f"malformed CSV {label}: no data rows")
+        raise DataError(f"malformed CSV {label}: no data rows")
     for column in TIME_COLUMNS + list(channels):
         numeric = pd.to_numeric(frame[column], errors="coerce")
         bad = numeric.isna() & frame[column].notna()
@@ -105,7 +106,7 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
             bad = bad | frame[column].isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(
+            raise DataError(
                 f"malformed CSV {label}: column {column!r} has non-numeric value {frame[column].iloc[row]!r} "
                 f"in data row {row + 1} (missing values must be written NA)"
             )
@@ -113,11 +114,11 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
     try:
         stamps = pd.to_datetime(frame[TIME_COLUMNS].astype(int))
     except (ValueError, OverflowError) as error:
-        raise ValueError(f"malformed CSV {label}: invalid year/month/day/hour ({error})") from error
+        raise DataError(f"malformed CSV {label}: invalid year/month/day/hour ({error})") from error
     steps = np.diff(stamps.to_numpy()).astype("timedelta64[s]").astype(np.int64)
     if np.any(steps <= 0):
         row = int(np.flatnonzero(steps <= 0)[0]) + 1
-        raise ValueError(
+        raise DataError(
             f"{label}: times must be strictly increasing, but data row {row + 1} ({stamps.iloc[row]}) does not come "
             f"after row {row} ({stamps.iloc[row - 1]})"
         )
@@ -166,14 +167,14 @@ class AirQualityDataModule(PathDataModule):
         channels = list(channels)
         invalid = [channel for channel in channels if channel not in NUMERIC_COLUMNS]
         if not channels or invalid or len(set(channels)) != len(channels):
-            raise ValueError(
+            raise DataError(
                 f"channels must be distinct, non-empty names from {NUMERIC_COLUMNS}; got {channels}"
                 + (f" (invalid: {invalid})" if invalid else "")
             )
         if not isinstance(window_length, int) or window_length < 2:
-            raise ValueError(f"window_length must be an integer >= 2 (hours), got {window_length!r}")
+            raise DataError(f"window_length must be an integer >= 2 (hours), got {window_length!r}")
         if not 0.0 <= max_missing_fraction < 1.0:
-            raise ValueError(f"max_missing_fraction must lie in [0, 1), got {max_missing_fraction}")
+            raise DataError(f"max_missing_fraction must lie in [0, 1), got {max_missing_fraction}")
         self.path = Path(path)
         self.channels = channels
         self.stations = None if stations is None else list(stations)
@@ -190,7 +191,7 @@ class AirQualityDataModule(PathDataModule):
         if self.stations is not None:
             unknown = [station for station in self.stations if station not in files]
             if unknown or not self.stations:
-                raise ValueError(f"stations must be a non-empty subset of {sorted(files)}; got {self.stations}")
+                raise DataError(f"stations must be a non-empty subset of {sorted(files)}; got {self.stations}")
             files = {station: files[station] for station in self.stations}
         series = {
             station: parse_station_csv(content, label, self.channels) for station, (label, content) in files.items()
@@ -201,7 +202,7 @@ class AirQualityDataModule(PathDataModule):
         self.num_dropped_windows = 0
         for station, frame in series.items():
             if len(frame) < self.window_length:
-                raise ValueError(
+                raise DataError(
                     f"station {station} ({files[station][0]}) covers {len(frame)} hours, too short for "
                     f"window_length={self.window_length}"
                 )
@@ -217,7 +218,7 @@ class AirQualityDataModule(PathDataModule):
             all_groups.append(first_window + np.flatnonzero(keep))
         values = np.concatenate(all_values)
         if len(values) == 0:
-            raise ValueError(
+            raise DataError(
                 f"{self.description}: every window misses more than max_missing_fraction="
                 f"{self.max_missing_fraction} of some channel; no paths left"
             )

@@ -26,6 +26,7 @@ import pandas as pd
 from sdegan.data.datamodule import PathDataModule
 from sdegan.data.example_csv import EXAMPLE_PATH_KEYWORD, write_example_csv
 from sdegan.data.paths import RawPaths, random_subset
+from sdegan.errors import DataError, MissingFileError
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +36,20 @@ SPLIT_BY = ("window", "series")
 
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"csv dataset: no file at {str(path)!r} (set dataset.path to your CSV file)")
+        raise MissingFileError(f"csv dataset: no file at {str(path)!r} (set dataset.path to your CSV file)")
     try:
         frame = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"malformed CSV {str(path)!r}: {error}") from error
+        raise DataError(f"malformed CSV {str(path)!r}: {error}") from error
     if len(frame) == 0:
-        raise ValueError(f"malformed CSV {str(path)!r}: it has a header but no data rows")
+        raise DataError(f"malformed CSV {str(path)!r}: it has a header but no data rows")
     return frame
 
 
 def _require_columns(frame: pd.DataFrame, columns: Sequence[str], label: str) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise ValueError(f"malformed CSV {label}: missing column(s) {missing}; its columns are {list(frame.columns)}")
+        raise DataError(f"malformed CSV {label}: missing column(s) {missing}; its columns are {list(frame.columns)}")
 
 
 def _numeric(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
@@ -56,7 +57,7 @@ def _numeric(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
     bad = converted.isna() & frame[column].notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(
+        raise DataError(
             f"malformed CSV {label}: column {column!r} has non-numeric value {frame[column].iloc[row]!r} in data "
             f"row {row + 1} (leave missing values empty or write NA)"
         )
@@ -66,14 +67,14 @@ def _numeric(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
 def _times(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
     if frame[column].isna().any():
         row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
-        raise ValueError(f"malformed CSV {label}: time column {column!r} is empty in data row {row + 1}")
+        raise DataError(f"malformed CSV {label}: time column {column!r} is empty in data row {row + 1}")
     if pd.api.types.is_numeric_dtype(frame[column]):
         times = frame[column].to_numpy(dtype=np.float64)
     else:
         try:
             stamps = pd.to_datetime(frame[column], format="ISO8601")
         except (ValueError, TypeError) as error:
-            raise ValueError(
+            raise DataError(
                 f"malformed CSV {label}: time column {column!r} holds neither numbers nor ISO 8601 datetimes ({error})"
             ) from error
         times = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 3600.0
@@ -84,7 +85,7 @@ def _check_increasing(times: np.ndarray, series: str, label: str) -> None:
     steps = np.diff(times)
     if np.any(steps <= 0):
         position = int(np.flatnonzero(steps <= 0)[0]) + 1
-        raise ValueError(
+        raise DataError(
             f"{label}: times of series {series!r} must be strictly increasing in file order, but observation "
             f"{position + 1} (time {times[position]:g}) does not come after time {times[position - 1]:g}"
         )
@@ -140,17 +141,17 @@ class CSVDataModule(PathDataModule):
             num_workers=num_workers,
         )
         if format not in FORMATS:
-            raise ValueError(f"format must be one of {list(FORMATS)}, got {format!r}")
+            raise DataError(f"format must be one of {list(FORMATS)}, got {format!r}")
         if split_by not in SPLIT_BY:
-            raise ValueError(f"split_by must be one of {list(SPLIT_BY)}, got {split_by!r}")
+            raise DataError(f"split_by must be one of {list(SPLIT_BY)}, got {split_by!r}")
         if window_length is not None and (not isinstance(window_length, int) or window_length < 2):
-            raise ValueError(f"window_length must be None or an integer >= 2, got {window_length!r}")
+            raise DataError(f"window_length must be None or an integer >= 2, got {window_length!r}")
         if window_stride is not None and (
             window_length is None or not isinstance(window_stride, int) or window_stride < 1
         ):
-            raise ValueError(f"window_stride must be a positive integer and needs window_length, got {window_stride!r}")
+            raise DataError(f"window_stride must be a positive integer and needs window_length, got {window_stride!r}")
         if time_scale is not None and not time_scale > 0:
-            raise ValueError(f"time_scale must be positive or None (automatic), got {time_scale}")
+            raise DataError(f"time_scale must be positive or None (automatic), got {time_scale}")
         self.path = Path(path)
         self.format = format
         self.id_column = id_column
@@ -180,7 +181,7 @@ class CSVDataModule(PathDataModule):
         _require_columns(frame, key_columns + (self.value_columns or []), label)
         value_columns = self.value_columns or [column for column in frame.columns if column not in key_columns]
         if not value_columns:
-            raise ValueError(f"malformed CSV {label}: no value columns besides {key_columns}")
+            raise DataError(f"malformed CSV {label}: no value columns besides {key_columns}")
         times = _times(frame, self.time_column, label)
         values = np.stack([_numeric(frame, column, label) for column in value_columns], axis=-1)
         if self.format == "wide":
@@ -188,7 +189,7 @@ class CSVDataModule(PathDataModule):
             return list(value_columns), [times] * len(value_columns), list(values.T[..., None]), ["value"]
         if frame[self.id_column].isna().any():
             row = int(np.flatnonzero(frame[self.id_column].isna().to_numpy())[0])
-            raise ValueError(
+            raise DataError(
                 f"malformed CSV {label}: series id column {self.id_column!r} is empty in data row {row + 1}"
             )
         ids, series_times, series_values = [], [], []
@@ -215,17 +216,17 @@ class CSVDataModule(PathDataModule):
         lengths = [len(times) for times in series_times]
         if self.window_length is None:
             if len(set(lengths)) > 1:
-                raise ValueError(
+                raise DataError(
                     f"{self.description}: series have different numbers of observations ({min(lengths)} to "
                     f"{max(lengths)}); set dataset.window_length to cut them into equal windows"
                 )
             if lengths[0] < 2:
-                raise ValueError(f"{self.description}: every series has a single observation; paths need at least 2")
+                raise DataError(f"{self.description}: every series has a single observation; paths need at least 2")
             windows = [(index, 0, lengths[0]) for index in range(len(ids))]
         else:
             too_short = [(series, length) for series, length in zip(ids, lengths) if length < self.window_length]
             if too_short:
-                raise ValueError(
+                raise DataError(
                     f"{self.description}: {len(too_short)} series are shorter than window_length="
                     f"{self.window_length}, e.g. series {too_short[0][0]!r} with {too_short[0][1]} observations"
                 )

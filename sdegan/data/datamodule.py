@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from sdegan.data.normaliser import Normaliser
 from sdegan.data.paths import RawPaths, split_indices, validate_paths
 from sdegan.data.sampler import ResumableDataLoader, ResumableShuffleSampler
+from sdegan.errors import DataError
 
 
 class PathDataModule(pl.LightningDataModule, abc.ABC):
@@ -37,11 +38,11 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
+            raise DataError(f"num_workers must be a non-negative integer, got {num_workers!r}")
         if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            raise DataError(f"seed must be a non-negative integer, got {seed!r}")
         self.batch_size = batch_size
         self.seed = seed
         self.val_fraction = val_fraction

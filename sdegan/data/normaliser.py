@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sdegan.errors import DataError
+
 
 class Normaliser:
     """Maps values to ``(value - mean) / std`` per channel; the time channel (0) is never touched.
@@ -21,12 +23,12 @@ class Normaliser:
         mean_array = np.asarray(mean, dtype=np.float64)
         std_array = np.asarray(std, dtype=np.float64)
         if mean_array.shape != std_array.shape or mean_array.ndim != 1:
-            raise ValueError(f"mean and std must be 1-D of equal length, got {mean_array.shape} and {std_array.shape}")
+            raise DataError(f"mean and std must be 1-D of equal length, got {mean_array.shape} and {std_array.shape}")
         if len(channel_names) != len(mean_array):
-            raise ValueError(f"{len(channel_names)} channel names given for {len(mean_array)} channels")
+            raise DataError(f"{len(channel_names)} channel names given for {len(mean_array)} channels")
         for name, m, s in zip(channel_names, mean_array, std_array):
             if not np.isfinite(m) or not np.isfinite(s) or s <= 0:
-                raise ValueError(
+                raise DataError(
                     f"channel {name!r} cannot be normalised (mean {m}, std {s}): it is constant or has no "
                     "observed values in the train split"
                 )
@@ -55,7 +57,7 @@ class Normaliser:
 
     def _check(self, paths: torch.Tensor) -> None:
         if paths.shape[-1] != 1 + self.num_channels:
-            raise ValueError(
+            raise DataError(
                 f"expected paths with last dimension 1 + {self.num_channels} (time + channels), "
                 f"got shape {tuple(paths.shape)}"
             )

@@ -7,6 +7,7 @@ import numpy as np
 from sdegan.data.datamodule import PathDataModule
 from sdegan.data.normaliser import Normaliser
 from sdegan.data.paths import STREAM_DATA, STREAM_MISSING, RawPaths, seeded_rng
+from sdegan.errors import DataError
 
 
 def simulate_time_dependent_ou(
@@ -28,10 +29,10 @@ def simulate_time_dependent_ou(
         ``(times (length,), values (num_paths, length))`` in float64, with no missing entries.
     """
     if num_paths < 1 or length < 2:
-        raise ValueError(f"need num_paths >= 1 and length >= 2, got num_paths={num_paths}, length={length}")
+        raise DataError(f"need num_paths >= 1 and length >= 2, got num_paths={num_paths}, length={length}")
     substeps = round(1.0 / simulation_dt)
     if simulation_dt <= 0 or abs(substeps * simulation_dt - 1.0) > 1e-9:
-        raise ValueError(f"simulation_dt must divide the unit observation spacing (e.g. 0.1), got {simulation_dt}")
+        raise DataError(f"simulation_dt must divide the unit observation spacing (e.g. 0.1), got {simulation_dt}")
     y = rng.uniform(-1.0, 1.0, size=num_paths)
     values = np.empty((num_paths, length))
     values[:, 0] = y
@@ -47,7 +48,7 @@ def simulate_time_dependent_ou(
 def drop_entries(values: np.ndarray, missing_fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Copy of ``values`` with exactly ``floor(missing_fraction * values.size)`` uniformly chosen entries set to NaN."""
     if not 0.0 <= missing_fraction < 1.0:
-        raise ValueError(f"missing_fraction must lie in [0, 1), got {missing_fraction}")
+        raise DataError(f"missing_fraction must lie in [0, 1), got {missing_fraction}")
     dropped = values.copy()
     flat = dropped.reshape(-1)
     flat[rng.permutation(flat.size)[: int(missing_fraction * flat.size)]] = np.nan

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sdegan.errors import DataError
+
 # Independent random streams derived from one user seed (numpy SeedSequence spawn keys), so that for example
 # the split assignment is never correlated with the simulated data.
 STREAM_DATA = 0
@@ -18,7 +20,7 @@ STREAM_SUBSET = 4
 def seeded_rng(seed: int, stream: int) -> np.random.Generator:
     """A numpy generator for ``stream`` of ``seed``; distinct streams are statistically independent."""
     if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise DataError(f"seed must be a non-negative integer, got {seed!r}")
     return np.random.default_rng(np.random.SeedSequence(entropy=int(seed), spawn_key=(stream,)))
 
 
@@ -46,7 +48,7 @@ def random_subset(raw: RawPaths, num_paths: int | None, seed: int, source: str) 
         return raw
     available = len(raw.times)
     if not isinstance(num_paths, int) or not 1 <= num_paths <= available:
-        raise ValueError(f"{source}: num_paths must be null or an integer in [1, {available}], got {num_paths!r}")
+        raise DataError(f"{source}: num_paths must be null or an integer in [1, {available}], got {num_paths!r}")
     keep = np.sort(seeded_rng(seed, STREAM_SUBSET).permutation(available)[:num_paths])
     groups = None if raw.groups is None else raw.groups[keep]
     return RawPaths(raw.times[keep], raw.values[keep], list(raw.channel_names), groups)
@@ -56,52 +58,52 @@ def validate_paths(raw: RawPaths, source: str) -> None:
     """Raise ``ValueError`` naming ``source`` if ``raw`` is empty, mis-shaped, has bad times or all-NaN paths."""
     times, values = raw.times, raw.values
     if times.ndim != 2 or values.ndim != 3 or values.shape[:2] != times.shape:
-        raise ValueError(
+        raise DataError(
             f"{source}: times must be (paths, length) and values (paths, length, channels); "
             f"got {times.shape} and {values.shape}"
         )
     num_paths, length, num_channels = values.shape
     if num_paths == 0:
-        raise ValueError(f"{source}: no paths were produced (empty dataset)")
+        raise DataError(f"{source}: no paths were produced (empty dataset)")
     if length < 2:
-        raise ValueError(f"{source}: paths need at least 2 observations, got length {length}")
+        raise DataError(f"{source}: paths need at least 2 observations, got length {length}")
     if num_channels == 0 or len(raw.channel_names) != num_channels:
-        raise ValueError(f"{source}: {num_channels} value channels but channel names {raw.channel_names}")
+        raise DataError(f"{source}: {num_channels} value channels but channel names {raw.channel_names}")
     if not np.all(np.isfinite(times)):
         bad = int(np.argwhere(~np.isfinite(times))[0, 0])
-        raise ValueError(f"{source}: times must be finite (never NaN); path {bad} has a missing time")
+        raise DataError(f"{source}: times must be finite (never NaN); path {bad} has a missing time")
     steps = np.diff(times, axis=1)
     if np.any(steps <= 0):
         path, position = (int(i) for i in np.argwhere(steps <= 0)[0])
-        raise ValueError(
+        raise DataError(
             f"{source}: times must be strictly increasing along each path; path {path} has time "
             f"{times[path, position + 1]} after {times[path, position]} (position {position + 1})"
         )
     all_missing = np.all(np.isnan(values), axis=(1, 2))
     if np.any(all_missing):
         indices = np.flatnonzero(all_missing)
-        raise ValueError(
+        raise DataError(
             f"{source}: {len(indices)} of {num_paths} paths have no observed values at all (all NaN), "
             f"e.g. path {indices[:5].tolist()}; remove them or lower the missing fraction"
         )
     if raw.groups is not None and raw.groups.shape != (num_paths,):
-        raise ValueError(f"{source}: groups must have shape ({num_paths},), got {raw.groups.shape}")
+        raise DataError(f"{source}: groups must have shape ({num_paths},), got {raw.groups.shape}")
 
 
 def split_counts(num_items: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
     """Sizes (train, val, test) for ``num_items``; every split gets at least one item or an error is raised."""
     for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 < fraction < 1.0:
-            raise ValueError(f"{name} must lie strictly between 0 and 1, got {fraction}")
+            raise DataError(f"{name} must lie strictly between 0 and 1, got {fraction}")
     if val_fraction + test_fraction >= 1.0:
-        raise ValueError(
+        raise DataError(
             f"val_fraction + test_fraction must be below 1 to leave a train split, got {val_fraction + test_fraction}"
         )
     num_val = max(1, round(num_items * val_fraction))
     num_test = max(1, round(num_items * test_fraction))
     num_train = num_items - num_val - num_test
     if num_train < 1:
-        raise ValueError(
+        raise DataError(
             f"{num_items} paths are too few for a train/val/test split with val_fraction={val_fraction} "
             f"and test_fraction={test_fraction}; at least 3 are needed"
         )
@@ -126,7 +128,7 @@ def split_indices(
 
     labels, inverse = np.unique(groups, return_inverse=True)
     if len(labels) < 3:
-        raise ValueError(f"{len(labels)} groups are too few for a train/val/test split; at least 3 are needed")
+        raise DataError(f"{len(labels)} groups are too few for a train/val/test split; at least 3 are needed")
     _, num_val, num_test = split_counts(num_items, val_fraction, test_fraction)
     sizes = np.bincount(inverse)
     assignment = np.zeros(len(labels), dtype=np.int64)  # 0 train, 1 val, 2 test
@@ -141,7 +143,7 @@ def split_indices(
     per_item = assignment[inverse]
     train, val, test = (np.flatnonzero(per_item == split) for split in (0, 1, 2))
     if len(train) == 0:
-        raise ValueError(
+        raise DataError(
             f"no groups are left for the train split with val_fraction={val_fraction} and "
             f"test_fraction={test_fraction}; use more data or smaller fractions"
         )

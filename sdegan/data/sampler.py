@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from sdegan.errors import DataError
+
 __all__ = ["ResumableDataLoader", "ResumableShuffleSampler"]
 
 
@@ -50,9 +52,9 @@ class ResumableShuffleSampler(DistributedSampler):
 
     def __init__(self, dataset: Sized, *, seed: int, num_replicas: int = 1, rank: int = 0) -> None:
         if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+            raise DataError(f"seed must be a non-negative integer, got {seed!r}")
         if not isinstance(num_replicas, int) or num_replicas < 1:
-            raise ValueError(f"num_replicas must be a positive integer, got {num_replicas!r}")
+            raise DataError(f"num_replicas must be a positive integer, got {num_replicas!r}")
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)
         self._start = 0
 
@@ -74,9 +76,9 @@ class ResumableShuffleSampler(DistributedSampler):
         its start. Only that next iteration skips; later ones serve whole epochs.
         """
         if not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
+            raise DataError(f"epoch must be a non-negative integer, got {epoch!r}")
         if not isinstance(position, int) or not 0 <= position <= self.num_samples:
-            raise ValueError(
+            raise DataError(
                 f"position must be an integer in [0, {self.num_samples}] (the samples per epoch of this replica), "
                 f"got {position!r}; was the checkpoint written for another dataset size or number of processes?"
             )
@@ -118,7 +120,7 @@ class ResumableDataLoader(DataLoader):
         if not isinstance(sampler, ResumableShuffleSampler):
             raise TypeError(f"ResumableDataLoader needs a ResumableShuffleSampler, got {type(sampler).__name__}")
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+            raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         super().__init__(dataset, sampler=sampler, batch_size=batch_size, **kwargs)
         self._epoch = sampler.epoch
         self._position = sampler.next_start
@@ -139,6 +141,6 @@ class ResumableDataLoader(DataLoader):
         """Continue from a :meth:`state_dict`: the next iteration serves the rest of that epoch."""
         missing = {"epoch", "position"} - set(state_dict)
         if missing:
-            raise ValueError(f"dataloader state lacks {sorted(missing)}; expected keys 'epoch' and 'position'")
+            raise DataError(f"dataloader state lacks {sorted(missing)}; expected keys 'epoch' and 'position'")
         self.sampler.resume(int(state_dict["epoch"]), int(state_dict["position"]))
         self._epoch, self._position = self.sampler.epoch, self.sampler.next_start

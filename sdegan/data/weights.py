@@ -22,6 +22,7 @@ import numpy as np
 
 from sdegan.data.datamodule import PathDataModule
 from sdegan.data.paths import STREAM_DATA, STREAM_TASK, RawPaths, seeded_rng
+from sdegan.errors import DataError
 
 
 def generate_weight_trajectories(
@@ -44,11 +45,11 @@ def generate_weight_trajectories(
         ("training_points", training_points),
     ):
         if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise DataError(f"{name} must be a positive integer, got {value!r}")
     if not isinstance(length, int) or length < 2:
-        raise ValueError(f"length must be an integer >= 2, got {length!r}")
+        raise DataError(f"length must be an integer >= 2, got {length!r}")
     if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+        raise DataError(f"learning_rate must be positive, got {learning_rate}")
 
     task_rng = seeded_rng(seed, STREAM_TASK)
     inputs = task_rng.uniform(-3.0, 3.0, size=training_points)
@@ -71,7 +72,7 @@ def generate_weight_trajectories(
                 parameters = sgd_step(parameters, inputs[batch], targets[batch], learning_rate)
             records[:, record] = parameters["w2"][:, 0]
     if not np.all(np.isfinite(records)):
-        raise ValueError(f"SGD diverged (non-finite weights) with learning_rate={learning_rate}; use a smaller one")
+        raise DataError(f"SGD diverged (non-finite weights) with learning_rate={learning_rate}; use a smaller one")
     return records
 
 

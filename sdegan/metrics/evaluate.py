@@ -26,6 +26,7 @@ from sdegan.metrics.paths import (
 from sdegan.metrics.prediction import prediction_loss
 from sdegan.metrics.seeding import seeded
 from sdegan.metrics.signature_mmd import signature_mmd
+from sdegan.errors import ConfigurationError
 
 METRIC_GROUPS = ("mmd", "classification", "prediction")
 
@@ -110,10 +111,10 @@ class MetricsConfig:
         for name in ("repeats", "num_samples"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"metrics.{name} must be an integer >= 1, got {value!r}")
+                raise ConfigurationError(f"metrics.{name} must be an integer >= 1, got {value!r}")
         unknown = [name for name in self.include if name not in METRIC_GROUPS]
         if unknown or not self.include:
-            raise ValueError(f"metrics.include must be a non-empty subset of "
+            raise ConfigurationError(f"metrics.include must be a non-empty subset of "
                              f"{', '.join(METRIC_GROUPS)}; got {list(self.include)}")
 
 
@@ -123,11 +124,11 @@ def _plain_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
 
 def _checked_keys(mapping: Any, settings_class: type, where: str) -> dict[str, Any]:
     if not isinstance(mapping, Mapping):
-        raise ValueError(f"{where} must be a mapping, got {type(mapping).__name__}")
+        raise ConfigurationError(f"{where} must be a mapping, got {type(mapping).__name__}")
     valid = [f.name for f in dataclasses.fields(settings_class)]
     unknown = sorted(set(map(str, mapping)) - set(valid))
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in {where}; valid keys: {', '.join(valid)}")
+        raise ConfigurationError(f"unknown key(s) {unknown} in {where}; valid keys: {', '.join(valid)}")
     return _plain_dict(mapping)
 
 
@@ -153,7 +154,7 @@ def _sample(sample_fn: Callable[[int], Tensor], num_samples: int, like: Tensor) 
         paths = sample_fn(num_samples)
     check_paths(paths, "generated paths (sample_fn output)")
     if paths.shape[0] != num_samples:
-        raise ValueError(f"sample_fn({num_samples}) returned {paths.shape[0]} paths")
+        raise ConfigurationError(f"sample_fn({num_samples}) returned {paths.shape[0]} paths")
     check_same_channels(like, paths, "real paths", "generated paths")
     check_same_length(like, paths, "real paths", "generated paths")
     return paths.detach().to(like.device)
@@ -200,7 +201,7 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
     else:
         config.check()
     if not isinstance(prefix, str) or not prefix or "/" in prefix:
-        raise ValueError(f"prefix must be a non-empty name without '/', e.g. 'test' or 'val'; "
+        raise ConfigurationError(f"prefix must be a non-empty name without '/', e.g. 'test' or 'val'; "
                          f"got {prefix!r}")
     check_paths(test_paths, "test_paths", min_batch=2)
     check_paths(train_paths, "train_paths")

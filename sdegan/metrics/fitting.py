@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
+from sdegan.errors import ConfigurationError
+
 
 class ChannelStandardiser:
     """Per-channel affine standardisation with statistics from one (training) tensor.
@@ -36,13 +38,13 @@ def gradients_enabled() -> Iterator[None]:
 def check_positive_int(value: object, name: str) -> None:
     """Raise ``ValueError`` unless ``value`` is an int >= 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 def check_fraction(value: object, name: str) -> None:
     """Raise ``ValueError`` unless ``value`` is a number strictly between 0 and 1."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+        raise ConfigurationError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
 
 
 def fit(model: nn.Module, loss_fn: Callable[..., Tensor], tensors: tuple[Tensor, ...], *,
@@ -55,7 +57,7 @@ def fit(model: nn.Module, loss_fn: Callable[..., Tensor], tensors: tuple[Tensor,
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
     if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+        raise ConfigurationError(f"lr must be positive, got {lr!r}")
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     size = tensors[0].shape[0]
     model.train()

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from sdegan.paths import fill_missing
+from sdegan.errors import ConfigurationError
 
 __all__ = ["apply_missing_pattern", "check_paths", "check_same_channels", "check_same_length", "fill_missing"]
 
@@ -24,47 +25,47 @@ def check_paths(paths: Tensor, name: str, *, min_batch: int = 1) -> None:
         min_batch: the fewest paths the caller can work with.
     """
     if not isinstance(paths, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape (batch, length, 1 + channels), "
+        raise ConfigurationError(f"{name} must be a torch.Tensor of shape (batch, length, 1 + channels), "
                          f"got {type(paths).__name__}")
     if paths.ndim != 3:
-        raise ValueError(f"{name} must have 3 dimensions (batch, length, 1 + channels), "
+        raise ConfigurationError(f"{name} must have 3 dimensions (batch, length, 1 + channels), "
                          f"got shape {tuple(paths.shape)}")
     if not paths.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {paths.dtype}")
+        raise ConfigurationError(f"{name} must be a floating-point tensor, got dtype {paths.dtype}")
     batch, length, width = paths.shape
     if width < 2:
-        raise ValueError(f"{name} must have time in channel 0 and at least one value channel, "
+        raise ConfigurationError(f"{name} must have time in channel 0 and at least one value channel, "
                          f"got {width} channel(s) in shape {tuple(paths.shape)}")
     if length < 2:
-        raise ValueError(f"{name} must have at least 2 observation times, got length {length}")
+        raise ConfigurationError(f"{name} must have at least 2 observation times, got length {length}")
     if batch < min_batch:
-        raise ValueError(f"{name} must hold at least {min_batch} paths, got {batch}")
+        raise ConfigurationError(f"{name} must hold at least {min_batch} paths, got {batch}")
     times = paths[..., 0]
     if not torch.isfinite(times).all():
-        raise ValueError(f"{name}: channel 0 (time) must be finite everywhere (no NaN or inf)")
+        raise ConfigurationError(f"{name}: channel 0 (time) must be finite everywhere (no NaN or inf)")
     if not (times[:, 1:] > times[:, :-1]).all():
-        raise ValueError(f"{name}: channel 0 (time) must be strictly increasing along each path")
+        raise ConfigurationError(f"{name}: channel 0 (time) must be strictly increasing along each path")
     values = paths[..., 1:]
     if torch.isinf(values).any():
-        raise ValueError(f"{name}: value channels contain inf (only NaN is allowed, meaning missing)")
+        raise ConfigurationError(f"{name}: value channels contain inf (only NaN is allowed, meaning missing)")
     all_missing = torch.isnan(values).all(dim=1)
     if all_missing.any():
         path_index, channel_index = all_missing.nonzero()[0].tolist()
-        raise ValueError(f"{name}: path {path_index} has no observed value in channel "
+        raise ConfigurationError(f"{name}: path {path_index} has no observed value in channel "
                          f"{channel_index + 1}; every path needs at least one observation per channel")
 
 
 def check_same_channels(first: Tensor, second: Tensor, first_name: str, second_name: str) -> None:
     """Raise ``ValueError`` unless the two path batches have the same number of channels."""
     if first.shape[-1] != second.shape[-1]:
-        raise ValueError(f"{first_name} and {second_name} must have the same number of channels "
+        raise ConfigurationError(f"{first_name} and {second_name} must have the same number of channels "
                          f"(time + values), got {first.shape[-1]} and {second.shape[-1]}")
 
 
 def check_same_length(first: Tensor, second: Tensor, first_name: str, second_name: str) -> None:
     """Raise ``ValueError`` unless the two path batches have the same number of observation times."""
     if first.shape[1] != second.shape[1]:
-        raise ValueError(f"{first_name} and {second_name} must have the same length "
+        raise ConfigurationError(f"{first_name} and {second_name} must have the same length "
                          f"(observation times), got {first.shape[1]} and {second.shape[1]}")
 
 
@@ -77,7 +78,7 @@ def apply_missing_pattern(paths: Tensor, pattern_paths: Tensor) -> Tensor:
     easily tells linearly interpolated paths from complete ones). Both must have the same shape.
     """
     if paths.shape != pattern_paths.shape:
-        raise ValueError(f"paths and pattern_paths must have the same shape, got "
+        raise ConfigurationError(f"paths and pattern_paths must have the same shape, got "
                          f"{tuple(paths.shape)} and {tuple(pattern_paths.shape)}")
     missing = torch.isnan(pattern_paths[..., 1:]).to(paths.device)
     values = paths[..., 1:].masked_fill(missing, float("nan"))

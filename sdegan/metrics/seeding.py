@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from sdegan.errors import ConfigurationError
+
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
@@ -20,7 +22,7 @@ def seeded(seed: int) -> Iterator[None]:
     run therefore neither depends on nor disturbs the training's random streams.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise ConfigurationError(f"seed must be a non-negative int, got {seed!r}")
     cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     python_state = random.getstate()
     numpy_state = np.random.get_state()

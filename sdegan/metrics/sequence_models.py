@@ -10,6 +10,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from sdegan.errors import ConfigurationError
+
 
 class GRUClassifier(nn.Module):
     """A GRU over the path; a linear read-out of its final hidden state gives one logit per path."""
@@ -94,6 +96,6 @@ def make_classifier(model: str, channels: int, hidden_size: int,
         return GRUClassifier(channels, hidden_size)
     if model == "cde":
         return CDEClassifier(channels, hidden_size, solve_options or {})
-    raise ValueError(f"unknown classifier model {model!r}; valid choices: "
+    raise ConfigurationError(f"unknown classifier model {model!r}; valid choices: "
                      f"{', '.join(CLASSIFIER_MODELS)}")
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from sdegan.metrics.paths import check_paths, check_same_channels, fill_missing
+from sdegan.errors import ConfigurationError
 
 SIGNATURE_BACKENDS = ("signatory", "pysiglib")
 
@@ -35,13 +36,13 @@ def _scale_vector(scale: float | Sequence[float], width: int) -> Tensor:
         try:
             factors = torch.tensor([float(s) for s in scale], dtype=torch.float64)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"scale must be a positive number or a sequence of {width} positive "
+            raise ConfigurationError(f"scale must be a positive number or a sequence of {width} positive "
                              f"numbers (one per channel, time first), got {scale!r}") from error
         if factors.numel() != width:
-            raise ValueError(f"scale has {factors.numel()} entries but the paths have {width} "
+            raise ConfigurationError(f"scale has {factors.numel()} entries but the paths have {width} "
                              f"channels (time + values); give one number or one per channel")
     if not (torch.isfinite(factors).all() and (factors > 0).all()):
-        raise ValueError(f"scale must be positive and finite, got {scale!r}")
+        raise ConfigurationError(f"scale must be positive and finite, got {scale!r}")
     return factors
 
 
@@ -58,7 +59,7 @@ def auto_scale(paths: Tensor) -> tuple[float, ...]:
     values = fill_missing(paths.detach().to("cpu", torch.float64))
     span = float((values[:, -1, 0] - values[:, 0, 0]).mean())
     if not span > 0:
-        raise ValueError("scale='auto' needs paths whose time channel increases")
+        raise ConfigurationError("scale='auto' needs paths whose time channel increases")
     factors = [1.0 / span]
     for channel in range(1, values.shape[-1]):
         std = float(values[..., channel].std())
@@ -99,12 +100,12 @@ def path_signatures(paths: Tensor, *, depth: int = 4, scale: float | Sequence[fl
     """
     check_paths(paths, "paths")
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+        raise ConfigurationError(f"depth must be an integer >= 1, got {depth!r}")
     if backend not in _SIGNATURE_FUNCTIONS:
-        raise ValueError(f"unknown signature backend {backend!r}; valid choices: "
+        raise ConfigurationError(f"unknown signature backend {backend!r}; valid choices: "
                          f"{', '.join(SIGNATURE_BACKENDS)}")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        raise ConfigurationError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     factors = _scale_vector(scale, paths.shape[-1])
     signature_function = _SIGNATURE_FUNCTIONS[backend]
     chunks = []
@@ -122,7 +123,7 @@ def unbiased_mmd2_from_features(features_x: Tensor, features_y: Tensor) -> float
     the two distributions are close. Needs at least two rows in each sample.
     """
     if features_x.shape[0] < 2 or features_y.shape[0] < 2:
-        raise ValueError("the unbiased MMD estimator needs at least 2 samples on each side, got "
+        raise ConfigurationError("the unbiased MMD estimator needs at least 2 samples on each side, got "
                          f"{features_x.shape[0]} and {features_y.shape[0]}")
     x = features_x.to(torch.float64)
     y = features_y.to(torch.float64)
@@ -162,7 +163,7 @@ def signature_mmd(x: Tensor, y: Tensor, *, depth: int = 4,
     check_same_channels(x, y, "x", "y")
     if isinstance(scale, str):
         if scale != "auto":
-            raise ValueError(f"scale must be a number, one number per channel, or 'auto'; got {scale!r}")
+            raise ConfigurationError(f"scale must be a number, one number per channel, or 'auto'; got {scale!r}")
         scale = auto_scale(x)
     options = dict(depth=depth, scale=scale, backend=backend, batch_size=batch_size)
     return unbiased_mmd2_from_features(path_signatures(x, **options), path_signatures(y, **options))

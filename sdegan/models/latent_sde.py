@@ -21,6 +21,7 @@ from sdegan import solvers
 from sdegan.models.paths import check_paths
 from sdegan.models.solve_options import sde_solve_kwargs
 from sdegan.nn import MLP
+from sdegan.errors import ConfigurationError
 
 __all__ = ["LatentSDEModel", "PosteriorWithKL", "PriorSDE", "masked_gaussian_log_likelihood"]
 
@@ -42,7 +43,7 @@ class _Dynamics(nn.Module):
         super().__init__()
         t0, t1 = float(time_span[0]), float(time_span[1])
         if not t1 > t0:
-            raise ValueError(f"time_span must be increasing, got {time_span}")
+            raise ConfigurationError(f"time_span must be increasing, got {time_span}")
         self.time_origin, self.time_scale = t0, 1.0 / (t1 - t0)
         self.posterior_drift = MLP(
             1 + latent_size + context_size, latent_size, width, depth, activation, final_tanh=True
@@ -196,7 +197,7 @@ class LatentSDEModel(nn.Module):
         """
         check_paths(paths, self.data_channels)
         if paths.size(1) != times.numel():
-            raise ValueError(
+            raise ConfigurationError(
                 f"paths have length {paths.size(1)} but the model's time grid has {times.numel()} points"
             )
         context = self.encode(paths, times)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from sdegan.paths import fill_missing
+from sdegan.errors import ConfigurationError
 
 __all__ = ["fill_missing_linear", "check_paths"]
 
@@ -12,16 +13,16 @@ __all__ = ["fill_missing_linear", "check_paths"]
 def check_paths(paths: torch.Tensor, channels: int | None = None) -> None:
     """Raise ``ValueError`` unless ``paths`` is ``(batch, length, 1 + channels)`` with finite time."""
     if paths.ndim != 3 or paths.size(-1) < 2 or paths.size(1) < 2:
-        raise ValueError(
+        raise ConfigurationError(
             "paths must have shape (batch, length >= 2, 1 + channels) with time in channel 0, "
             f"got {tuple(paths.shape)}"
         )
     if channels is not None and paths.size(-1) != 1 + channels:
-        raise ValueError(
+        raise ConfigurationError(
             f"paths have {paths.size(-1) - 1} value channels, the model expects {channels}"
         )
     if not torch.isfinite(paths[..., 0]).all():
-        raise ValueError("the time channel (channel 0) of paths must be finite (no NaN)")
+        raise ConfigurationError("the time channel (channel 0) of paths must be finite (no NaN)")
 
 
 def fill_missing_linear(paths: torch.Tensor) -> torch.Tensor:
@@ -31,5 +32,5 @@ def fill_missing_linear(paths: torch.Tensor) -> torch.Tensor:
     Raises ``ValueError`` if some path has a channel with no observed value at all.
     """
     if not bool((~torch.isnan(paths[..., 1:])).any(dim=1).all()):
-        raise ValueError("a path has a channel with no observed value; cannot interpolate it")
+        raise ConfigurationError("a path has a channel with no observed value; cannot interpolate it")
     return fill_missing(paths)

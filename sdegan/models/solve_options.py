@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sdegan.errors import ConfigurationError
+
 __all__ = ["sde_solve_kwargs", "cde_solve_kwargs", "SOLVE_OPTION_KEYS"]
 
 SOLVE_OPTION_KEYS = (
@@ -17,12 +19,12 @@ _CDE_KEYS = ("method", "gradient", "dt", "coupling", "rtol", "atol", "norm")
 def _checked(options: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(options) - set(SOLVE_OPTION_KEYS)
     if unknown:
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown solve option(s) {sorted(unknown)}; valid keys: {list(SOLVE_OPTION_KEYS)}"
         )
     for key in ("method", "gradient"):
         if key not in options:
-            raise ValueError(f"solve_options must contain {key!r}; got keys {sorted(options)}")
+            raise ConfigurationError(f"solve_options must contain {key!r}; got keys {sorted(options)}")
     return dict(options)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sdegan.errors import ConfigurationError
+
 __all__ = ["LipSwish", "activation_by_name", "ACTIVATIONS"]
 
 
@@ -33,6 +35,6 @@ def activation_by_name(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown activation {name!r}; valid choices: {sorted(ACTIVATIONS)}"
         ) from None

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from sdegan.nn.activations import activation_by_name
+from sdegan.errors import ConfigurationError
 
 __all__ = ["MLP"]
 
@@ -32,7 +33,7 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         if depth < 0 or width < 1 or in_size < 1 or out_size < 1:
-            raise ValueError(
+            raise ConfigurationError(
                 f"MLP needs depth >= 0 and positive sizes, got in_size={in_size}, "
                 f"out_size={out_size}, width={width}, depth={depth}"
             )

@@ -8,6 +8,7 @@ import torch
 import torchsde
 
 from sdegan.solvers.virtual_brownian_tree import VirtualBrownianTree
+from sdegan.errors import ConfigurationError
 
 BROWNIANS = ("interval", "tree")
 
@@ -35,11 +36,11 @@ def make_brownian(
     """
     if kind is not None and not isinstance(kind, str):
         if not callable(kind):
-            raise ValueError(f"brownian must be one of {BROWNIANS}, None, or a Brownian object; got {kind!r}.")
+            raise ConfigurationError(f"brownian must be one of {BROWNIANS}, None, or a Brownian object; got {kind!r}.")
         return kind
     kind = "interval" if kind is None else kind
     if kind not in BROWNIANS:
-        raise ValueError(f"brownian must be one of {BROWNIANS}, None, or a Brownian object; got {kind!r}.")
+        raise ConfigurationError(f"brownian must be one of {BROWNIANS}, None, or a Brownian object; got {kind!r}.")
     if entropy is None:
         entropy = int(torch.randint(0, 2**31 - 1, ()).item())
     if kind == "interval":
@@ -55,5 +56,5 @@ def make_brownian(
             tol=0.0 if tol is None else tol,
         )
     if levy_area_approximation != "none":
-        raise ValueError("brownian='tree' has no Levy area; use brownian='interval' for this method.")
+        raise ConfigurationError("brownian='tree' has no Levy area; use brownian='interval' for this method.")
     return VirtualBrownianTree(t0=t0, t1=t1, size=size, dtype=dtype, device=device, entropy=entropy, tol=tol)

@@ -26,6 +26,7 @@ from sdegan.solvers.reversible_runge_kutta import (
 )
 from sdegan.solvers.runge_kutta import EulerSolver, MidpointSolver, Ralston3Solver, RK4Solver
 from sdegan.solvers.vector_fields import ControlledVectorField
+from sdegan.errors import ConfigurationError
 
 GRADIENTS = ("direct", "adjoint", "reversible")
 PROBLEMS = ("sde", "cde", "ode")
@@ -112,7 +113,7 @@ def _torchdiffeq_rows(problem: str) -> list[MethodInfo]:
 def capabilities(problem: str) -> dict[str, MethodInfo]:
     """The capabilities table for ``problem`` (``"sde"``, ``"cde"`` or ``"ode"``), keyed by method name."""
     if problem not in PROBLEMS:
-        raise ValueError(f"problem must be one of {PROBLEMS}, got {problem!r}.")
+        raise ConfigurationError(f"problem must be one of {PROBLEMS}, got {problem!r}.")
     return dict(_capability_table(problem))
 
 
@@ -142,25 +143,25 @@ def check_choice(
     """Returns the method's row, or raises ValueError naming the valid choices."""
     table = capabilities(problem)
     if method not in table:
-        raise ValueError(f"Unknown {problem} method {method!r}; valid methods: {', '.join(table)}.")
+        raise ConfigurationError(f"Unknown {problem} method {method!r}; valid methods: {', '.join(table)}.")
     info = table[method]
     if gradient not in GRADIENTS:
-        raise ValueError(f"Unknown gradient {gradient!r}; valid gradients: {', '.join(GRADIENTS)}.")
+        raise ConfigurationError(f"Unknown gradient {gradient!r}; valid gradients: {', '.join(GRADIENTS)}.")
     if gradient not in info.gradients:
         others = [name for name, row in table.items() if gradient in row.gradients]
-        raise ValueError(
+        raise ConfigurationError(
             f"gradient={gradient!r} is not available for method={method!r} ({problem}); valid gradients for it: "
             f"{', '.join(info.gradients)}; methods supporting {gradient!r}: {', '.join(others)}."
         )
     if sde_type is not None and sde_type not in info.sde_types:
         others = [name for name, row in table.items() if sde_type in row.sde_types and gradient in row.gradients]
-        raise ValueError(
+        raise ConfigurationError(
             f"method={method!r} solves {'/'.join(info.sde_types)} SDEs, not {sde_type!r}; valid methods for "
             f"{sde_type} SDEs with gradient={gradient!r}: {', '.join(others)}."
         )
     if noise_type is not None and noise_type not in info.noise_types:
         others = [name for name, row in table.items() if noise_type in row.noise_types and gradient in row.gradients]
-        raise ValueError(
+        raise ConfigurationError(
             f"method={method!r} does not handle noise_type={noise_type!r} (it handles {', '.join(info.noise_types)});"
             f" valid methods: {', '.join(others)}."
         )
@@ -170,7 +171,7 @@ def check_choice(
 def check_coupling(method: str, coupling: Optional[float]) -> None:
     """Raises ValueError if a coupling is given for a method without one."""
     if coupling is not None and not issubclass(REVERSIBLE_SOLVERS.get(method, ReversibleHeun), ReversibleRungeKutta):
-        raise ValueError(
+        raise ConfigurationError(
             f"coupling applies only to reversible_<base> methods (reversible_euler, reversible_midpoint, "
             f"reversible_ralston3, reversible_rk4), not to method={method!r}; leave it None."
         )

@@ -13,6 +13,7 @@ from sdegan.solvers.controls import NoControl, PathControl, path_increments
 from sdegan.solvers.grid import check_output_times, check_step, make_step_grid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
 from sdegan.solvers.vector_fields import CDEVectorField, ODEVectorField
+from sdegan.errors import ConfigurationError
 
 NORMS = ("default", "seminorm")
 
@@ -113,11 +114,11 @@ def _check(func, problem, method, gradient, dt, coupling, rtol, atol, norm, ts) 
     check_step(dt)
     check_coupling(method, coupling)
     if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}.")
+        raise ConfigurationError(f"norm must be one of {NORMS}, got {norm!r}.")
     if norm == "seminorm" and gradient != "adjoint":
-        raise ValueError("norm='seminorm' controls the adjoint's step size: use it with gradient='adjoint'.")
+        raise ConfigurationError("norm='seminorm' controls the adjoint's step size: use it with gradient='adjoint'.")
     if (rtol is not None or atol is not None) and not info.adaptive:
-        raise ValueError(f"rtol/atol apply to adaptive methods only (dopri5, ...), not to method={method!r}.")
+        raise ConfigurationError(f"rtol/atol apply to adaptive methods only (dopri5, ...), not to method={method!r}.")
     return info
 
 
@@ -128,7 +129,7 @@ def _check_path_in_adjoint_params(path: Any, adjoint_params: Sequence[Tensor]) -
     needing = [b for b in path.buffers() if b.requires_grad]
     listed = {id(p) for p in adjoint_params}
     if needing and not any(id(b) in listed for b in needing):
-        raise ValueError(
+        raise ConfigurationError(
             "The path's coefficients require gradients, which gradient='adjoint' only computes for tensors in "
             "adjoint_params: pass adjoint_params=(coeffs,) (the tensor the interpolation was built from), or "
             "use gradient='direct' or 'reversible', which differentiate through the path automatically."

@@ -10,6 +10,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from sdegan.errors import ConfigurationError
+
 _GRID_TOLERANCE = 1e-6
 
 
@@ -37,17 +39,17 @@ class StepGrid:
 
 
 def check_output_times(ts: Tensor) -> None:
-    """Raises ValueError unless ``ts`` is a 1-D tensor of at least two strictly increasing times."""
+    """Raises ConfigurationError unless ``ts`` is a 1-D tensor of at least two strictly increasing times."""
     if not isinstance(ts, Tensor) or ts.dim() != 1 or ts.numel() < 2:
-        raise ValueError("ts must be a 1-D tensor of at least two output times.")
+        raise ConfigurationError("ts must be a 1-D tensor of at least two output times.")
     if not bool((ts[1:] > ts[:-1]).all()):
-        raise ValueError("ts must be strictly increasing.")
+        raise ConfigurationError("ts must be strictly increasing.")
 
 
 def check_step(dt: Optional[float]) -> None:
-    """Raises ValueError unless ``dt`` is None or a positive, finite number."""
+    """Raises ConfigurationError unless ``dt`` is None or a positive, finite number."""
     if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive, finite number (or None), got {dt!r}.")
+        raise ConfigurationError(f"dt must be a positive, finite number (or None), got {dt!r}.")
 
 
 def make_step_grid(ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: torch.device) -> StepGrid:
@@ -71,7 +73,7 @@ def make_step_grid(ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: 
             ratio = (end - start) / dt
             num = round(ratio)
             if num < 1 or abs(ratio - num) > _GRID_TOLERANCE * max(1.0, ratio):
-                raise ValueError(
+                raise ConfigurationError(
                     f"dt={dt} does not divide the output interval [{start}, {end}]: choose dt so that every "
                     "interval between consecutive ts is a whole number of steps (or dt=None to step from "
                     "output time to output time)."

@@ -23,6 +23,7 @@ from torch import Tensor
 from sdegan.solvers.base import BackwardCarry, ReversibleSolver, State, zero_parameter_gradients
 from sdegan.solvers.runge_kutta import TABLEAUS, ButcherTableau, runge_kutta_increment, stratonovich_noise_types
 from sdegan.solvers.vector_fields import ControlledVectorField
+from sdegan.errors import ConfigurationError
 
 DEFAULT_COUPLING = 0.999
 
@@ -38,7 +39,7 @@ class ReversibleRungeKutta(ReversibleSolver):
         super().__init__(vector_field)
         coupling = DEFAULT_COUPLING if coupling is None else float(coupling)
         if not 0.0 < coupling <= 1.0:
-            raise ValueError(f"coupling must lie in (0, 1], got {coupling}.")
+            raise ConfigurationError(f"coupling must lie in (0, 1], got {coupling}.")
         self.coupling = coupling
 
     def _increment(self, t: Tensor, y: Tensor, h: float, dx: Optional[Tensor]) -> Tensor:

@@ -14,6 +14,7 @@ from sdegan.solvers.controls import BrownianControl
 from sdegan.solvers.grid import check_output_times, check_step, make_step_grid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
 from sdegan.solvers.vector_fields import SDEVectorField
+from sdegan.errors import ConfigurationError
 
 
 def sdeint(
@@ -61,11 +62,11 @@ def sdeint(
     check_output_times(ts)
     check_step(dt)
     if y0.dim() != 2:
-        raise ValueError(f"y0 must have shape (batch, state), got {tuple(y0.shape)}.")
+        raise ConfigurationError(f"y0 must have shape (batch, state), got {tuple(y0.shape)}.")
     ours = info.backend == "sdegan" and gradient != "adjoint"
     check_coupling(method, coupling)
     if ours and options:
-        raise ValueError(f"Unexpected options {sorted(options)} for method={method!r} with gradient={gradient!r}.")
+        raise ConfigurationError(f"Unexpected options {sorted(options)} for method={method!r} with gradient={gradient!r}.")
 
     t0, t1 = float(ts[0]), float(ts[-1])
     size = (y0.size(0), _brownian_size(sde, vector_field, y0, ts[0]))

@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from sdegan.errors import ConfigurationError
+
 Evaluation = tuple[Optional[Tensor], Optional[Tensor]]
 
 NOISE_TYPES = ("general", "diagonal", "scalar", "additive")
@@ -198,12 +200,12 @@ class SDEVectorField(ControlledVectorField):
     def __init__(self, sde: nn.Module, extra_parameters: Sequence[Tensor] = ()):
         noise_type = getattr(sde, "noise_type", None)
         if noise_type not in NOISE_TYPES:
-            raise ValueError(f"sde.noise_type must be one of {NOISE_TYPES}, got {noise_type!r}.")
+            raise ConfigurationError(f"sde.noise_type must be one of {NOISE_TYPES}, got {noise_type!r}.")
         sde_type = getattr(sde, "sde_type", None)
         if sde_type not in SDE_TYPES:
-            raise ValueError(f"sde.sde_type must be one of {SDE_TYPES}, got {sde_type!r}.")
+            raise ConfigurationError(f"sde.sde_type must be one of {SDE_TYPES}, got {sde_type!r}.")
         if not (hasattr(sde, "f_and_g") or (hasattr(sde, "f") and hasattr(sde, "g"))):
-            raise ValueError("The SDE module must define f and g, or f_and_g.")
+            raise ConfigurationError("The SDE module must define f and g, or f_and_g.")
         self.sde = sde
         self.noise_type = noise_type
         self.sde_type = sde_type

@@ -17,6 +17,8 @@ import torch
 from torch import Tensor
 from torchsde import BaseBrownian
 
+from sdegan.errors import ConfigurationError
+
 Scalar = Union[float, Tensor]
 
 
@@ -45,14 +47,14 @@ class VirtualBrownianTree(BaseBrownian):
     ):
         self._t0, self._t1 = float(t0), float(t1)
         if not self._t1 > self._t0:
-            raise ValueError(f"Need t0 < t1, got t0={self._t0}, t1={self._t1}.")
+            raise ConfigurationError(f"Need t0 < t1, got t0={self._t0}, t1={self._t1}.")
         self._size = tuple(size)
         self._dtype = torch.get_default_dtype() if dtype is None else dtype
         self._device = torch.device("cpu" if device is None else device)
         self._entropy = int(torch.randint(0, 2**62, ()).item()) if entropy is None else int(entropy)
         self._tol = (self._t1 - self._t0) * 2.0**-20 if tol is None else float(tol)
         if not self._tol > 0:
-            raise ValueError(f"tol must be positive, got {self._tol}.")
+            raise ConfigurationError(f"tol must be positive, got {self._tol}.")
         self._w1 = math.sqrt(self._t1 - self._t0) * self._normal(-1, 0)  # W(t1), the root's end value
         self._last_t: Optional[float] = None
         self._last_w = self._w1
@@ -75,7 +77,7 @@ class VirtualBrownianTree(BaseBrownian):
         """W(t) - W(t0), by bisection from the root; the interval at (depth, index) has children
         (depth + 1, 2 index) and (depth + 1, 2 index + 1), and its midpoint is drawn with its own seed."""
         if not self._t0 <= t <= self._t1:
-            raise ValueError(f"Query time {t} outside [{self._t0}, {self._t1}].")
+            raise ConfigurationError(f"Query time {t} outside [{self._t0}, {self._t1}].")
         start, end = self._t0, self._t1
         w_start, w_end = torch.zeros_like(self._w1), self._w1
         depth, index = 0, 0
@@ -98,7 +100,7 @@ class VirtualBrownianTree(BaseBrownian):
 
     def __call__(self, ta: Scalar, tb: Optional[Scalar] = None, return_U: bool = False, return_A: bool = False):
         if return_U or return_A:
-            raise ValueError("VirtualBrownianTree has no Levy area; use levy_area_approximation='none' methods.")
+            raise ConfigurationError("VirtualBrownianTree has no Levy area; use levy_area_approximation='none' methods.")
         if tb is None:
             return self._value(float(ta))
         return self._value(float(tb)) - self._value(float(ta))

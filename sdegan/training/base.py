@@ -18,6 +18,7 @@ from sdegan.training.instrumentation import (
     offset_rng_by_rank,
     restore_rng_state,
 )
+from sdegan.errors import ConfigurationError
 
 __all__ = ["NeuralSDEModule"]
 
@@ -28,7 +29,7 @@ def _plain_solve_options(solve_options: Mapping[str, Any]) -> dict[str, Any]:
     options = dict(solve_options)
     unknown = set(options) - set(SOLVE_OPTION_KEYS)
     if unknown:
-        raise ValueError(
+        raise ConfigurationError(
             f"unknown solve option(s) {sorted(unknown)}; valid keys: {list(SOLVE_OPTION_KEYS)}"
         )
     return options
@@ -45,7 +46,7 @@ class NeuralSDEModule(pl.LightningModule):
         super().__init__()
         times = torch.as_tensor(times, dtype=torch.get_default_dtype()).flatten()
         if times.numel() < 2 or not bool((times.diff() > 0).all()):
-            raise ValueError("times must be a strictly increasing grid of at least two points")
+            raise ConfigurationError("times must be a strictly increasing grid of at least two points")
         self.register_buffer("times", times)
         self.solve_options = _plain_solve_options(solve_options)
         self._evaluations: EvaluationCounter | None = None
@@ -110,7 +111,7 @@ class NeuralSDEModule(pl.LightningModule):
         if "per_rank" in state:
             per_rank = state["per_rank"]
             if len(per_rank) != self.trainer.world_size:
-                raise ValueError(
+                raise ConfigurationError(
                     f"this checkpoint was written by {len(per_rank)} data-parallel processes; resume it with "
                     f"the same number (trainer.devices), not {self.trainer.world_size}"
                 )
@@ -129,7 +130,7 @@ class NeuralSDEModule(pl.LightningModule):
         drawn in chunks of ``batch_size`` to bound memory. Returned on the module's device.
         """
         if num_samples < 1:
-            raise ValueError(f"num_samples must be positive, got {num_samples}")
+            raise ConfigurationError(f"num_samples must be positive, got {num_samples}")
         chunks = []
         remaining = num_samples
         while remaining > 0:

@@ -12,6 +12,7 @@ import torch
 
 from sdegan.training.instrumentation import preserved_rng
 from sdegan.training.plots import sample_paths_figure
+from sdegan.errors import ConfigurationError
 
 __all__ = ["SamplePlotCallback", "GeneratorMetricsCallback"]
 
@@ -19,7 +20,7 @@ __all__ = ["SamplePlotCallback", "GeneratorMetricsCallback"]
 def _datamodule(trainer: pl.Trainer) -> Any:
     datamodule = trainer.datamodule
     if datamodule is None:
-        raise ValueError("this callback needs the run's datamodule: call trainer.fit(model, datamodule=...)")
+        raise ConfigurationError("this callback needs the run's datamodule: call trainer.fit(model, datamodule=...)")
     return datamodule
 
 
@@ -45,7 +46,7 @@ class SamplePlotCallback(pl.Callback):
         every_n_validations: int = 0,
     ) -> None:
         if num_samples < 2 or num_paths < 1 or every_n_validations < 0:
-            raise ValueError("need num_samples >= 2, num_paths >= 1 and every_n_validations >= 0")
+            raise ConfigurationError("need num_samples >= 2, num_paths >= 1 and every_n_validations >= 0")
         self.output_dir = output_dir
         self.filename = filename
         self.num_samples = num_samples
@@ -112,7 +113,7 @@ class GeneratorMetricsCallback(pl.Callback):
 
         self.config = MetricsConfig() if metrics is None else MetricsConfig.from_mapping(metrics)
         if val_samples < 2:
-            raise ValueError(f"val_samples must be >= 2, got {val_samples}")
+            raise ConfigurationError(f"val_samples must be >= 2, got {val_samples}")
         self.val_samples = val_samples
         self.seed = seed
 

@@ -10,6 +10,7 @@ import torch
 from sdegan.models import LatentSDEModel
 from sdegan.training.base import NeuralSDEModule
 from sdegan.training.instrumentation import check_finite_loss, preserved_rng
+from sdegan.errors import ConfigurationError
 
 __all__ = ["LatentSDE"]
 
@@ -44,7 +45,7 @@ class LatentSDE(NeuralSDEModule):
         kl_anneal_start: float = 0.0,
     ) -> None:
         if kl_anneal_steps < 0 or not 0.0 <= kl_anneal_start <= 1.0:
-            raise ValueError(
+            raise ConfigurationError(
                 f"need kl_anneal_steps >= 0 and 0 <= kl_anneal_start <= 1, got {kl_anneal_steps}, "
                 f"{kl_anneal_start}"
             )

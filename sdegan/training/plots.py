@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from sdegan.errors import ConfigurationError
+
 __all__ = ["sample_paths_figure"]
 
 
@@ -33,7 +35,7 @@ def sample_paths_figure(
         histogram_fractions: positions along the path (0 = first, 1 = last observation).
     """
     if not 0 <= channel < real.size(-1) - 1:
-        raise ValueError(f"channel must be in [0, {real.size(-1) - 2}], got {channel}")
+        raise ConfigurationError(f"channel must be in [0, {real.size(-1) - 2}], got {channel}")
     real, generated = real.detach().cpu().double(), generated.detach().cpu().double()
     column = channel + 1
     figure = plt.figure(figsize=(4 * max(2, len(histogram_fractions)), 7), constrained_layout=True)

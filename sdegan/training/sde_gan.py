@@ -13,6 +13,7 @@ from sdegan.models import Discriminator, Generator, index_step
 from sdegan.nn import clip_linear_weights
 from sdegan.training.base import NeuralSDEModule
 from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss, preserved_rng
+from sdegan.errors import ConfigurationError
 
 __all__ = ["SDEGAN", "LIPSCHITZ_METHODS"]
 
@@ -76,9 +77,9 @@ class SDEGAN(NeuralSDEModule):
         gradient_penalty_weight: float = 10.0,
     ) -> None:
         if lipschitz not in LIPSCHITZ_METHODS:
-            raise ValueError(f"unknown lipschitz={lipschitz!r}; valid choices: {list(LIPSCHITZ_METHODS)}")
+            raise ConfigurationError(f"unknown lipschitz={lipschitz!r}; valid choices: {list(LIPSCHITZ_METHODS)}")
         if critic_steps < 1:
-            raise ValueError(f"critic_steps must be >= 1, got {critic_steps}")
+            raise ConfigurationError(f"critic_steps must be >= 1, got {critic_steps}")
         super().__init__(times, solve_options)
         self.save_hyperparameters(ignore=["times", "solve_options"])
         self.hparams["times"] = self.times.tolist()
