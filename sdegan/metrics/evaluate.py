@@ -23,7 +23,7 @@ from sdegan.metrics.paths import (
     check_same_channels,
     check_same_length,
 )
-from sdegan.metrics.prediction import prediction_loss
+from sdegan.metrics.prediction import prediction_loss, predictive_score
 from sdegan.metrics.seeding import seeded
 from sdegan.metrics.signature_mmd import signature_mmd
 from sdegan.errors import ConfigurationError
@@ -35,6 +35,7 @@ METRIC_GROUPS = ("mmd", "classification", "prediction")
 class MMDSettings:
     """Keyword arguments of :func:`sdegan.metrics.signature_mmd`."""
 
+    kernel: str = "normalised"
     depth: int = 4
     scale: float | tuple[float, ...] | str = "auto"
     backend: str = "signatory"
@@ -57,7 +58,9 @@ class ClassificationSettings:
 @dataclass(frozen=True)
 class PredictionSettings:
     """Keyword arguments of :func:`sdegan.metrics.prediction_loss`, plus ``num_train``: how many
-    paths the predictor is trained on (generated for TSTR, real training paths for TRTR)."""
+    paths the predictors are trained on (generated for TSTR, real training paths for TRTR). The
+    network and schedule keys also apply to :func:`sdegan.metrics.predictive_score`
+    (``context_fraction`` does not)."""
 
     num_train: int = 1024
     context_fraction: float = 0.5
@@ -135,8 +138,9 @@ def _checked_keys(mapping: Any, settings_class: type, where: str) -> dict[str, A
 def metric_names(prefix: str = "test",
                  include: tuple[str, ...] = METRIC_GROUPS) -> list[str]:
     """The names :func:`evaluate_generator` returns, in order (each mean followed by its std)."""
-    bases = {"mmd": ["mmd"], "classification": ["classification"],
-             "prediction": ["prediction_tstr", "prediction_trtr"]}
+    bases = {"mmd": ["mmd", "mmd_real"], "classification": ["classification", "discriminative_score"],
+             "prediction": ["prediction_tstr", "prediction_trtr", "predictive_score",
+                            "predictive_score_real"]}
     names = []
     for group in METRIC_GROUPS:
         if group in include:
@@ -172,8 +176,11 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
 
     Repetition ``r`` uses seed ``seed + r``: it draws a random subset of at most ``num_samples``
     real test paths and as many generated paths for the signature MMD and the classification
-    accuracy; for prediction it draws ``prediction.num_train`` generated paths (TSTR) and as many
-    real training paths (TRTR) and tests both predictors on the same real test subset. Each
+    accuracy (and its discriminative score ``|accuracy - 0.5|``); ``mmd_real`` is the same MMD
+    between that real test subset and as many real training paths (what a generator as good as the
+    data scores). For prediction it draws ``prediction.num_train`` generated paths (TSTR,
+    ``predictive_score``) and as many real training paths (TRTR, ``predictive_score_real``) and
+    tests all predictors on the same real test subset. Each
     generated path is given the missing-value pattern of the real path it is paired with
     (:func:`sdegan.metrics.paths.apply_missing_pattern`), so gaps are filled the same way on both
     sides and the metrics do not reward or punish the filling itself. Sampling
@@ -182,7 +189,7 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
 
     Arguments:
         sample_fn: ``num_samples -> paths`` in the project's path format (e.g. a model's ``sample``).
-        train_paths: real training paths (used only for TRTR).
+        train_paths: real training paths (for ``mmd_real`` and the predictors trained on real data).
         test_paths: real held-out paths.
         config: a :class:`MetricsConfig`, or a mapping such as the Hydra ``metrics`` config;
             ``None`` means the defaults.
@@ -192,7 +199,7 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
     Returns:
         ``{f"{prefix}/mmd": mean, f"{prefix}/mmd_std": std, ...}`` for each included group, names as
         in :func:`metric_names`: mean and sample standard deviation over the repeats (std is NaN
-        when ``repeats == 1``). MMD is the unbiased MMD^2 estimate.
+        when ``repeats == 1``). MMD is the unbiased MMD^2 estimate with the configured kernel.
     """
     if config is None:
         config = MetricsConfig()
@@ -204,7 +211,7 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
         raise ConfigurationError(f"prefix must be a non-empty name without '/', e.g. 'test' or 'val'; "
                          f"got {prefix!r}")
     check_paths(test_paths, "test_paths", min_batch=2)
-    check_paths(train_paths, "train_paths")
+    check_paths(train_paths, "train_paths", min_batch=2)
     check_same_channels(train_paths, test_paths, "train_paths", "test_paths")
     check_same_length(train_paths, test_paths, "train_paths", "test_paths")
     include = config.include
@@ -212,6 +219,8 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
     num_train = min(config.prediction.num_train, train_paths.shape[0])
     prediction_options = dataclasses.asdict(config.prediction)
     del prediction_options["num_train"]
+    predictive_options = dict(prediction_options)
+    del predictive_options["context_fraction"]
     results: dict[str, list[float]] = {}
     for repeat in range(config.repeats):
         repeat_seed = seed + repeat
@@ -223,17 +232,26 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
                 fake_train = apply_missing_pattern(_sample(sample_fn, num_train, test_paths),
                                                    real_train)
         if "mmd" in include:
-            value = signature_mmd(real_test, fake_test, **dataclasses.asdict(config.mmd))
-            results.setdefault("mmd", []).append(value)
+            with seeded(repeat_seed):
+                real_reference = _subset(train_paths, num_test)
+            mmd_options = dataclasses.asdict(config.mmd)
+            results.setdefault("mmd", []).append(signature_mmd(real_test, fake_test, **mmd_options))
+            results.setdefault("mmd_real", []).append(
+                signature_mmd(real_test, real_reference, **mmd_options))
         if "classification" in include:
-            value = classification_accuracy(real_test, fake_test, seed=repeat_seed,
-                                            **dataclasses.asdict(config.classification))
-            results.setdefault("classification", []).append(value)
+            accuracy = classification_accuracy(real_test, fake_test, seed=repeat_seed,
+                                               **dataclasses.asdict(config.classification))
+            results.setdefault("classification", []).append(accuracy)
+            results.setdefault("discriminative_score", []).append(abs(accuracy - 0.5))
         if "prediction" in include:
             tstr = prediction_loss(fake_train, real_test, seed=repeat_seed, **prediction_options)
             trtr = prediction_loss(real_train, real_test, seed=repeat_seed, **prediction_options)
             results.setdefault("prediction_tstr", []).append(tstr)
             results.setdefault("prediction_trtr", []).append(trtr)
+            results.setdefault("predictive_score", []).append(
+                predictive_score(fake_train, real_test, seed=repeat_seed, **predictive_options))
+            results.setdefault("predictive_score_real", []).append(
+                predictive_score(real_train, real_test, seed=repeat_seed, **predictive_options))
     summary: dict[str, float] = {}
     for base, values in results.items():
         summary[f"{prefix}/{base}"], summary[f"{prefix}/{base}_std"] = _mean_and_std(values)

@@ -1,7 +1,9 @@
-"""Prediction loss: train a sequence-to-sequence predictor on one set of paths, test it on another.
+"""Prediction metrics: train a predictor on one set of paths, test it on another.
 
-Trained on generated paths and tested on real test paths this is TSTR (train on synthetic, test on
-real); trained on real training paths it is TRTR, the reference a perfect generator would match.
+:func:`prediction_loss` (sequence to sequence, mean squared error) and :func:`predictive_score` (next
+step, mean absolute error, the "predictive score" of TimeGAN-style tables). Trained on generated
+paths and tested on real test paths they are TSTR (train on synthetic, test on real); trained on real
+training paths, TRTR, the reference a perfect generator would match.
 """
 
 from __future__ import annotations
@@ -18,12 +20,25 @@ from sdegan.metrics.fitting import (
 )
 from sdegan.metrics.paths import check_paths, check_same_channels, check_same_length, fill_missing
 from sdegan.metrics.seeding import seeded
-from sdegan.metrics.sequence_models import GRUPredictor
+from sdegan.metrics.sequence_models import GRUNextStepPredictor, GRUPredictor
 
 
 def _masked_mse(predicted: Tensor, target: Tensor, observed: Tensor) -> Tensor:
     squared_error = torch.where(observed, (predicted - target).square(), 0.0)
     return squared_error.sum() / observed.sum().clamp_min(1)
+
+
+def _masked_mae(predicted: Tensor, target: Tensor, observed: Tensor) -> Tensor:
+    absolute_error = torch.where(observed, (predicted - target).abs(), 0.0)
+    return absolute_error.sum() / observed.sum().clamp_min(1)
+
+
+def _check_train_and_test(train_paths: Tensor, test_paths: Tensor, hidden_size: int) -> None:
+    check_paths(train_paths, "train_paths")
+    check_paths(test_paths, "test_paths")
+    check_same_channels(train_paths, test_paths, "train_paths", "test_paths")
+    check_same_length(train_paths, test_paths, "train_paths", "test_paths")
+    check_positive_int(hidden_size, "hidden_size")
 
 
 def prediction_loss(train_paths: Tensor, test_paths: Tensor, *, seed: int,
@@ -49,11 +64,7 @@ def prediction_loss(train_paths: Tensor, test_paths: Tensor, *, seed: int,
     Returns:
         Mean squared error on the observed future values of ``test_paths``.
     """
-    check_paths(train_paths, "train_paths")
-    check_paths(test_paths, "test_paths")
-    check_same_channels(train_paths, test_paths, "train_paths", "test_paths")
-    check_same_length(train_paths, test_paths, "train_paths", "test_paths")
-    check_positive_int(hidden_size, "hidden_size")
+    _check_train_and_test(train_paths, test_paths, hidden_size)
     check_fraction(context_fraction, "context_fraction")
     length = train_paths.shape[1]
     split = min(max(1, round(context_fraction * length)), length - 1)
@@ -76,6 +87,56 @@ def prediction_loss(train_paths: Tensor, test_paths: Tensor, *, seed: int,
         def loss_fn(context: Tensor, future_times: Tensor, target: Tensor,
                     observed: Tensor) -> Tensor:
             return _masked_mse(predictor(context, future_times), target, observed)
+
+        fit(predictor, loss_fn, inputs_and_targets(train_paths),
+            epochs=epochs, batch_size=batch_size, lr=lr)
+        with torch.no_grad():
+            loss = loss_fn(*inputs_and_targets(test_paths))
+    return float(loss)
+
+
+def predictive_score(train_paths: Tensor, test_paths: Tensor, *, seed: int, hidden_size: int = 32,
+                     epochs: int = 30, batch_size: int = 128, lr: float = 1e-2) -> float:
+    """Test mean absolute error of a one-step-ahead predictor (the TimeGAN "predictive score").
+
+    At each observation ``i < length - 1`` a GRU reads the path up to observation ``i`` (all
+    channels, time included, missing values filled, standardised with training statistics) and
+    the (standardised) time of observation ``i + 1``, and a linear read-out predicts the values at
+    ``i + 1`` (see :class:`sdegan.metrics.sequence_models.GRUNextStepPredictor`). Training
+    minimises, and the result reports, the mean absolute error over the *observed* next values of
+    every step and channel (NaN targets are skipped, never filled), in the paths' own units. Adam,
+    fixed number of epochs. Lower is better.
+
+    Arguments:
+        train_paths: paths to train on (generated: the predictive score; real training paths: its
+            real-data reference).
+        test_paths: real held-out paths; same length and channels as ``train_paths``.
+        seed: makes initialisation and minibatch order deterministic; the caller's random state is
+            left untouched.
+        hidden_size, epochs, batch_size, lr: predictor size and training schedule.
+
+    Returns:
+        Mean absolute error on the observed next-step values of ``test_paths``.
+    """
+    _check_train_and_test(train_paths, test_paths, hidden_size)
+    device = test_paths.device
+
+    def inputs_and_targets(paths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        standardised = standardise(fill_missing(paths))
+        next_values = paths[:, 1:, 1:]
+        return (standardised[:, :-1], standardised[:, 1:, :1], torch.nan_to_num(next_values),
+                ~torch.isnan(next_values))
+
+    with seeded(seed), gradients_enabled():
+        train_paths = train_paths.detach().to(device).float().clone()
+        test_paths = test_paths.detach().float().clone()
+        standardise = ChannelStandardiser(fill_missing(train_paths))
+        predictor = GRUNextStepPredictor(train_paths.shape[-1], train_paths.shape[-1] - 1,
+                                         hidden_size).to(device)
+
+        def loss_fn(history: Tensor, next_times: Tensor, target: Tensor,
+                    observed: Tensor) -> Tensor:
+            return _masked_mae(predictor(history, next_times), target, observed)
 
         fit(predictor, loss_fn, inputs_and_targets(train_paths),
             epochs=epochs, batch_size=batch_size, lr=lr)

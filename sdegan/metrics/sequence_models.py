@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from sdegan.errors import ConfigurationError
@@ -84,6 +85,23 @@ class GRUPredictor(nn.Module):
         _, encoding = self.encoder(context)
         decoded, _ = self.decoder(future_times, encoding)
         return self.readout(decoded)
+
+
+class GRUNextStepPredictor(nn.Module):
+    """One-step-ahead predictor: at step ``i`` a GRU reads observation ``i`` and the time of
+    observation ``i + 1``; a linear read-out of its hidden state gives the values at ``i + 1``."""
+
+    def __init__(self, channels: int, value_channels: int, hidden_size: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(channels + 1, hidden_size, batch_first=True)
+        self.readout = nn.Linear(hidden_size, value_channels)
+
+    def forward(self, history: Tensor, next_times: Tensor) -> Tensor:
+        """``history`` ``(batch, length - 1, channels)`` (observations ``0 .. length - 2``),
+        ``next_times`` ``(batch, length - 1, 1)`` (times ``1 .. length - 1``) -> predicted values
+        ``(batch, length - 1, value_channels)`` at observations ``1 .. length - 1``."""
+        hidden, _ = self.gru(torch.cat([history, next_times], dim=-1))
+        return self.readout(hidden)
 
 
 CLASSIFIER_MODELS = ("gru", "cde")

@@ -98,8 +98,10 @@ class GeneratorMetricsCallback(pl.Callback):
     """Logs ``val/mmd`` after each validation and the ``test/*`` metrics of ``sdegan.metrics``.
 
     ``val/mmd``: signature MMD (``metrics.mmd`` settings) between up to ``val_samples`` validation
-    paths and as many generated paths. Test: :func:`sdegan.metrics.evaluate_generator` against the
-    datamodule's train/test paths with the ``metrics`` config, at the end of ``trainer.test``.
+    paths and as many generated paths; ``val/mmd_real``: the same between those validation paths
+    and as many training paths (computed once: what a generator as good as the data scores).
+    Test: :func:`sdegan.metrics.evaluate_generator` against the datamodule's train/test paths with
+    the ``metrics`` config, at the end of ``trainer.test``.
     Sampling does not disturb the training run's random streams.
 
     Arguments:
@@ -116,6 +118,7 @@ class GeneratorMetricsCallback(pl.Callback):
             raise ConfigurationError(f"val_samples must be >= 2, got {val_samples}")
         self.val_samples = val_samples
         self.seed = seed
+        self.val_mmd_real: float | None = None
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -129,6 +132,10 @@ class GeneratorMetricsCallback(pl.Callback):
             generated = apply_missing_pattern(pl_module.sample(real.size(0)).cpu(), real)
         value = signature_mmd(real, generated, **dataclasses.asdict(self.config.mmd))
         pl_module.log("val/mmd", value, prog_bar=True, sync_dist=True)
+        if self.val_mmd_real is None:
+            reference = _datamodule(trainer).train_paths[: real.size(0)].cpu()
+            self.val_mmd_real = signature_mmd(real, reference, **dataclasses.asdict(self.config.mmd))
+        pl_module.log("val/mmd_real", self.val_mmd_real, sync_dist=True)
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         from sdegan.metrics import evaluate_generator

@@ -38,9 +38,13 @@ def test_returns_the_documented_names_with_mean_and_std_over_repeats():
     train, test = ou_paths(100, LENGTH, seed=0), ou_paths(100, LENGTH, seed=1)
     results = evaluate_generator(ou_sampler(), train, test, TINY, seed=0)
     assert list(results) == metric_names("test") == [
-        "test/mmd", "test/mmd_std", "test/classification", "test/classification_std",
+        "test/mmd", "test/mmd_std", "test/mmd_real", "test/mmd_real_std",
+        "test/classification", "test/classification_std",
+        "test/discriminative_score", "test/discriminative_score_std",
         "test/prediction_tstr", "test/prediction_tstr_std",
-        "test/prediction_trtr", "test/prediction_trtr_std"]
+        "test/prediction_trtr", "test/prediction_trtr_std",
+        "test/predictive_score", "test/predictive_score_std",
+        "test/predictive_score_real", "test/predictive_score_real_std"]
     assert all(math.isfinite(value) for value in results.values())
     assert all(results[name] > 0 for name in results if name.endswith("_std"))
 
@@ -57,7 +61,7 @@ def test_val_prefix_and_subset_of_metrics():
     train, test = ou_paths(50, LENGTH, seed=0), ou_paths(50, LENGTH, seed=1)
     config = {"repeats": 1, "include": ["mmd"]}
     results = evaluate_generator(ou_sampler(), train, test, config, seed=0, prefix="val")
-    assert list(results) == ["val/mmd", "val/mmd_std"]
+    assert list(results) == ["val/mmd", "val/mmd_std", "val/mmd_real", "val/mmd_real_std"]
     assert math.isnan(results["val/mmd_std"])  # one repeat: no spread
 
 
@@ -74,7 +78,15 @@ def test_true_generator_is_indistinguishable_from_real_data_with_missing_values(
     bad = evaluate_generator(ou_sampler(level=2.0, length=length), train, test, config, seed=0)
     assert abs(good["test/classification"] - 0.5) < 0.15
     assert bad["test/classification"] > 0.95
-    assert abs(good["test/mmd"]) < 0.05 * bad["test/mmd"]
+    # the discriminative score |accuracy - 0.5|: ~0 for the true law, near its maximum 0.5 otherwise
+    for results in (good, bad):
+        assert results["test/discriminative_score"] == abs(results["test/classification"] - 0.5)
+    assert good["test/discriminative_score"] < 0.15 < 0.45 < bad["test/discriminative_score"]
+    # the bounded MMD: the true generator scores like two real samples, a wrong one far above
+    assert good["test/mmd_real"] == bad["test/mmd_real"]
+    assert abs(good["test/mmd"]) < 0.02 and abs(good["test/mmd_real"]) < 0.02
+    assert abs(good["test/mmd"] - good["test/mmd_real"]) < 0.05 * bad["test/mmd"]
+    assert 0.2 < bad["test/mmd"] <= 4.0
     # The same comparison without the shared pattern is what the masking protects against.
     unmasked = classification_accuracy(test, ou_paths(300, length, seed=5), seed=0,
                                        **config["classification"])
@@ -87,6 +99,7 @@ def test_configs_compose_into_a_valid_metrics_config(name, classifier):
     config = MetricsConfig.from_mapping(compose_metrics(name))
     assert config.include == ("mmd", "classification", "prediction")
     assert config.mmd.backend == "signatory" and config.classification.model == classifier
+    assert config.mmd.kernel == "normalised"
 
 
 def test_default_config_has_the_documented_sizes():
@@ -116,7 +129,8 @@ def test_quick_config_runs():
     "config, message",
     [
         ({"repeat": 2}, "valid keys: repeats, num_samples, include"),
-        ({"mmd": {"level": 3}}, "valid keys: depth, scale, backend, batch_size"),
+        ({"mmd": {"level": 3}}, "valid keys: kernel, depth, scale, backend, batch_size"),
+        ({"mmd": {"kernel": "gauss"}, "include": ["mmd"]}, "valid choices: normalised, linear"),
         ({"include": ["mmd", "fid"]}, "subset of mmd, classification, prediction"),
         ({"repeats": 0}, "repeats"),
         ({"mmd": {"backend": "esig"}, "include": ["mmd"]}, "valid choices: signatory, pysiglib"),
@@ -148,3 +162,16 @@ def test_runs_inside_inference_mode_as_in_lightning_test_loops():
         train, test = ou_paths(40, LENGTH, seed=0), ou_paths(40, LENGTH, seed=1)
         results = evaluate_generator(ou_sampler(), train, test, TINY, seed=0)
     assert all(math.isfinite(value) for value in results.values())
+
+
+def test_raw_kernel_is_an_option_and_the_real_reference_uses_real_training_paths():
+    train, test = ou_paths(60, LENGTH, seed=0), ou_paths(60, LENGTH, seed=1)
+    config = {"repeats": 1, "num_samples": 40, "include": ["mmd"], "mmd": {"kernel": "linear"}}
+    raw = evaluate_generator(ou_sampler(level=2.0), train, test, config, seed=0)
+    bounded = evaluate_generator(ou_sampler(level=2.0), train, test, {**config, "mmd": {}}, seed=0)
+    assert raw["test/mmd"] > 4.0 >= bounded["test/mmd"]
+    # mmd_real compares the real test subset with real training paths: a training split from
+    # another law moves it, the generator does not.
+    shifted_train = ou_paths(60, LENGTH, seed=0, level=2.0)
+    moved = evaluate_generator(ou_sampler(), shifted_train, test, {**config, "mmd": {}}, seed=0)
+    assert moved["test/mmd_real"] > 0.2 > abs(bounded["test/mmd_real"])

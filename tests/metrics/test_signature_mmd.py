@@ -1,4 +1,6 @@
-"""Signature MMD: signatures, the unbiased estimator, the two backends, scaling, NaN, errors."""
+"""Signature MMD: signatures, the unbiased estimator, both kernels and backends, scaling, NaN, errors.
+
+The bounded normalised kernel (the headline) has its own tests in test_normalised_mmd.py."""
 
 import itertools
 import math
@@ -41,9 +43,10 @@ def test_backends_agree_to_1e_5_on_signatures_and_mmd():
         b = path_signatures(x, depth=depth, scale=scale, backend="pysiglib")
         assert a.shape == b.shape == (40, sum(3**k for k in range(1, depth + 1)))
         assert ((a - b).abs() / a.abs().clamp_min(1.0)).max() < 1e-5
-        mmd_a = signature_mmd(x, y, depth=depth, scale=scale, backend="signatory")
-        mmd_b = signature_mmd(x, y, depth=depth, scale=scale, backend="pysiglib")
-        assert abs(mmd_a - mmd_b) <= 1e-5 * abs(mmd_a)
+        for kernel in ("normalised", "linear"):
+            mmd_a = signature_mmd(x, y, kernel=kernel, depth=depth, scale=scale, backend="signatory")
+            mmd_b = signature_mmd(x, y, kernel=kernel, depth=depth, scale=scale, backend="pysiglib")
+            assert abs(mmd_a - mmd_b) <= 1e-5 * abs(mmd_a)
 
 
 def test_unbiased_estimator_equals_the_u_statistic_over_pairs():
@@ -73,12 +76,13 @@ def test_unbiased_estimator_has_mean_zero_for_equal_distributions_where_the_bias
     assert min(unbiased) < 0 < max(unbiased)
 
 
-def test_same_process_gives_mmd_near_zero_and_shifted_process_clearly_positive():
+@pytest.mark.parametrize("kernel", ["normalised", "linear"])
+def test_same_process_gives_mmd_near_zero_and_shifted_process_clearly_positive(kernel):
     x = ou_paths(256, 32, seed=0)
     same = ou_paths(256, 32, seed=1)
     shifted = ou_paths(256, 32, seed=2, level=1.0)
-    mmd_same = signature_mmd(x, same)
-    mmd_shifted = signature_mmd(x, shifted)
+    mmd_same = signature_mmd(x, same, kernel=kernel)
+    mmd_shifted = signature_mmd(x, shifted, kernel=kernel)
     assert mmd_shifted > 0
     assert abs(mmd_same) < 0.05 * mmd_shifted
     # Permutation null: relabelling the pooled same-process sample never comes close.
@@ -86,32 +90,35 @@ def test_same_process_gives_mmd_near_zero_and_shifted_process_clearly_positive()
     generator = torch.Generator().manual_seed(0)
     for _ in range(10):
         order = torch.randperm(len(pooled), generator=generator)
-        permuted = signature_mmd(pooled[order[:256]], pooled[order[256:]])
+        permuted = signature_mmd(pooled[order[:256]], pooled[order[256:]], kernel=kernel)
         assert abs(permuted) < 0.05 * mmd_shifted
 
 
 def test_scale_multiplies_increments():
     x = ou_paths(20, 10, seed=0)
     y = ou_paths(20, 10, seed=1, level=1.0)
-    # Depth 1 features are the final point (basepoint at 0), so MMD^2 scales with scale^2.
-    assert signature_mmd(x, y, depth=1, scale=0.3) == pytest.approx(
-        0.09 * signature_mmd(x, y, depth=1, scale=1.0), rel=1e-12)
-    per_channel = signature_mmd(x, y, depth=3, scale=(0.1, 2.0))
-    manual = signature_mmd(x * torch.tensor([0.1, 2.0], dtype=x.dtype),
-                           y * torch.tensor([0.1, 2.0], dtype=y.dtype), depth=3, scale=1.0)
-    assert per_channel == pytest.approx(manual, rel=1e-12)
+    # Depth 1 features are the final point (basepoint at 0), so the raw MMD^2 scales with scale^2.
+    assert signature_mmd(x, y, kernel="linear", depth=1, scale=0.3) == pytest.approx(
+        0.09 * signature_mmd(x, y, kernel="linear", depth=1, scale=1.0), rel=1e-12)
+    for kernel in ("normalised", "linear"):
+        per_channel = signature_mmd(x, y, kernel=kernel, depth=3, scale=(0.1, 2.0))
+        manual = signature_mmd(x * torch.tensor([0.1, 2.0], dtype=x.dtype),
+                               y * torch.tensor([0.1, 2.0], dtype=y.dtype), kernel=kernel, depth=3,
+                               scale=1.0)
+        assert per_channel == pytest.approx(manual, rel=1e-12)
 
 
-def test_auto_scale_makes_the_mmd_unit_free():
+@pytest.mark.parametrize("kernel", ["normalised", "linear"])
+def test_auto_scale_makes_the_mmd_unit_free(kernel):
     x = ou_paths(30, 10, seed=0)
     y = ou_paths(30, 10, seed=1, level=1.0)
     units = torch.tensor([63.0, 250.0], dtype=x.dtype)  # time in other units, values x250
-    in_units = signature_mmd(x * units, y * units, depth=3)
-    assert in_units == pytest.approx(signature_mmd(x, y, depth=3), rel=1e-9)
+    in_units = signature_mmd(x * units, y * units, kernel=kernel, depth=3)
+    assert in_units == pytest.approx(signature_mmd(x, y, kernel=kernel, depth=3), rel=1e-9)
     # The factors come from the first (reference) sample only.
-    assert signature_mmd(x, y, depth=3) == pytest.approx(
-        signature_mmd(x, y, depth=3, scale=auto_scale(x)), rel=1e-12)
-    assert signature_mmd(x, y, depth=3) > 0
+    assert signature_mmd(x, y, kernel=kernel, depth=3) == pytest.approx(
+        signature_mmd(x, y, kernel=kernel, depth=3, scale=auto_scale(x)), rel=1e-12)
+    assert signature_mmd(x, y, kernel=kernel, depth=3) > 0
 
 
 def test_batch_size_does_not_change_the_result():
@@ -147,6 +154,7 @@ def test_float32_and_float64_inputs_agree():
         (ou_paths(5, 8, seed=1), {"scale": -1.0}, "scale"),
         (ou_paths(5, 8, seed=1), {"scale": (1.0, 2.0, 3.0)}, "one per channel"),
         (ou_paths(5, 8, seed=1), {"batch_size": 0}, "batch_size"),
+        (ou_paths(5, 8, seed=1), {"kernel": "rbf"}, "valid choices: normalised, linear"),
     ],
 )
 def test_bad_input_raises_clear_errors(y, options, message):
