@@ -4,12 +4,13 @@
     python experiments/metric_speed.py --quick    # tiny sizes, seconds (the tests run this)
 
 Measured (median over repeats, each a full call of the public function):
-- signature MMD of 1024 vs 1024 paths of length 64 (time + 1 value channel), both backends, depths
-  4 and 5 (target <= 2 s);
+- signature MMD of 1024 vs 1024 paths of length 64 (time + 1 value channel), the normalised kernel
+  (the headline ``mmd``) and the raw linear one, both backends, depths 4 and 5 (target <= 2 s);
 - real-vs-generated classification accuracy at the default config: GRU (the default) and the neural
   CDE through ``sdegan.solvers.cdeint`` with the default fixed-step solve (target <= 120 s); and, on
   a small task, the fixed-step CDE against the adaptive dopri5 solve with the seminorm adjoint;
-- one prediction loss (one of TSTR / TRTR) at the default config (target <= 120 s).
+- one prediction loss (one of TSTR / TRTR) and one predictive score (next-step MAE) at the default
+  config (target <= 120 s each).
 The paths are simulated Ornstein-Uhlenbeck samples (the metrics' cost does not depend on the values).
 """
 
@@ -36,6 +37,7 @@ from sdegan.metrics import (  # noqa: E402
     MetricsConfig,
     classification_accuracy,
     prediction_loss,
+    predictive_score,
     signature_mmd,
 )
 
@@ -87,9 +89,12 @@ def measure(quick: bool) -> list[dict[str, object]]:
     classification = dataclasses.asdict(config.classification)
     prediction = dataclasses.asdict(config.prediction)
     del prediction["num_train"]
+    predictive = dict(prediction)
+    del predictive["context_fraction"]
     if quick:
         classification.update(epochs=1, hidden_size=8)
         prediction.update(epochs=1, hidden_size=8)
+        predictive.update(epochs=1, hidden_size=8)
     real = ou_paths(num_paths, length, seed=0)
     fake = ou_paths(num_paths, length, seed=1, level=0.2)
     rows = []
@@ -104,11 +109,12 @@ def measure(quick: bool) -> list[dict[str, object]]:
                          within_target=median <= target))
         print(f"{metric:>15} {variant:<40} median {median:8.3f} s", flush=True)
 
-    for backend in ("signatory", "pysiglib"):
-        for depth in (4, 5):
-            record("signature_mmd", f"{backend}, depth {depth}",
-                   lambda: signature_mmd(real, fake, depth=depth, backend=backend),
-                   repeats=mmd_repeats, paths=real)
+    for kernel in ("normalised", "linear"):
+        for backend in ("signatory", "pysiglib"):
+            for depth in (4, 5):
+                record("signature_mmd", f"{kernel} kernel, {backend}, depth {depth}",
+                       lambda: signature_mmd(real, fake, kernel=kernel, depth=depth, backend=backend),
+                       repeats=mmd_repeats, paths=real)
     record("classification", "gru (default)",
            lambda: classification_accuracy(real, fake, seed=0, **classification),
            repeats=learned_repeats, paths=real, epochs=classification["epochs"])
@@ -130,6 +136,9 @@ def measure(quick: bool) -> list[dict[str, object]]:
     record("prediction", "gru seq2seq (default)",
            lambda: prediction_loss(fake, real, seed=0, **prediction),
            repeats=learned_repeats, paths=real, epochs=prediction["epochs"])
+    record("predictive_score", "gru next step (default)",
+           lambda: predictive_score(fake, real, seed=0, **predictive),
+           repeats=learned_repeats, paths=real, epochs=predictive["epochs"])
     return rows
 
 
@@ -152,8 +161,8 @@ def write(rows: list[dict[str, object]], output_dir: Path, command: str) -> None
         "timed calls; the MMD rows after one untimed warm-up call). `num_paths_each` real and as many generated paths; "
         "learned metrics use the training schedule of configs/metrics/default.yaml (except the "
         "rows marked small task). Targets "
-        "(issue 6): signature MMD of 1024 vs 1024 paths of length 64 <= 2 s; classification and "
-        "prediction <= 2 minutes each. The machine is shared with other jobs, so times are upper "
+        "(issue 6): signature MMD of 1024 vs 1024 paths of length 64 <= 2 s; classification, "
+        "prediction and predictive score <= 2 minutes each. The machine is shared with other jobs, so times are upper "
         "bounds rather than best cases.",
         "",
         "| " + " | ".join(shown.columns) + " |",

@@ -48,6 +48,7 @@ def test_default_fit_writes_the_run_directory(tiny_run):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["mmd_trained"] >= 0 or summary["mmd_trained"] > -1e-3  # unbiased MMD^2 may dip below 0
     assert "trained generator:" in result.stdout and "untrained generator:" in result.stdout
+    assert "real training paths:" in result.stdout and abs(summary["mmd_real"]) <= 4.0
 
 
 def test_evaluate_prints_all_three_metrics(tiny_run):

@@ -13,7 +13,7 @@ def test_quick_run_writes_matching_csv_and_markdown(tmp_path):
     subprocess.run([sys.executable, str(REPOSITORY / "experiments" / "metric_speed.py"), "--quick",
                     "--output-dir", str(tmp_path)], check=True, cwd=REPOSITORY, timeout=300)
     table = pd.read_csv(tmp_path / "metric_speed.csv")
-    assert set(table["metric"]) == {"signature_mmd", "classification", "prediction"}
+    assert set(table["metric"]) == {"signature_mmd", "classification", "prediction", "predictive_score"}
     assert (table["median_s"] > 0).all()
     markdown = (tmp_path / "metric_speed.md").read_text()
     assert "Command: `python experiments/metric_speed.py --quick" in markdown

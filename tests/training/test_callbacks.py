@@ -57,8 +57,10 @@ def test_metrics_callback_logs_val_mmd_and_test_metrics(tmp_path):
     trainer = quiet_trainer(tmp_path, max_steps=2, callbacks=[callback])
     trainer.fit(model, datamodule=dm)
     assert math.isfinite(float(trainer.callback_metrics["val/mmd"]))
+    assert math.isfinite(float(trainer.callback_metrics["val/mmd_real"]))
     (results,) = trainer.test(model, datamodule=dm, verbose=False)
-    for name in ("test/mmd", "test/classification", "test/prediction_tstr", "test/prediction_trtr"):
+    for name in ("test/mmd", "test/mmd_real", "test/classification", "test/discriminative_score",
+                 "test/prediction_tstr", "test/prediction_trtr", "test/predictive_score"):
         assert math.isfinite(results[name]), name
     assert 0.0 <= results["test/classification"] <= 1.0
 
