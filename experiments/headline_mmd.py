@@ -23,12 +23,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
+from results_table import write_results  # noqa: E402
 from sdegan import builders  # noqa: E402
 from sdegan.metrics import MetricsConfig, apply_missing_pattern, signature_mmd  # noqa: E402
 
@@ -50,7 +52,7 @@ def compose_run(experiment: str, overrides: list[str]):
 
 def measure(experiment: str, overrides: list[str], num_samples: int | None) -> list[dict[str, object]]:
     cfg = compose_run(experiment, overrides)
-    torch.manual_seed(cfg.seed)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)  # as sdegan-train seeds its run
     datamodule = builders.build_datamodule(cfg)
     model = builders.build_model(cfg, datamodule)
     size = num_samples or cfg.summary_samples
@@ -77,29 +79,19 @@ def measure(experiment: str, overrides: list[str], num_samples: int | None) -> l
     return rows
 
 
-def write(rows: list[dict[str, object]], output_dir: Path, command: str) -> None:
-    table = pd.DataFrame(rows)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output_dir / "headline_mmd.csv", index=False, float_format="%.6g")
-    lines = [
-        "# Headline MMD: raw vs normalised signature kernel",
-        "",
-        f"Command: `{command}`",
-        "",
-        "Unbiased signature MMD^2 (depth 4, `scale: auto`, signatory) between `real_test_paths` held-out "
-        "real test paths and: an untrained generator (seed 0, built as `sdegan-train experiment=...` "
-        "builds it; the real paths' missing pattern applied), as many real training paths (`mmd_real`), "
-        "and the two halves of those test paths. `linear` is the raw truncated signature kernel (the "
-        "headline `mmd` before issue 11, now `metrics.mmd.kernel=linear`); `normalised` is the headline "
-        "now, bounded by 4 (docs/metrics.md).",
-        "",
-        "| " + " | ".join(table.columns) + " |",
-        "|" + "---|" * len(table.columns),
-    ]
-    for row in table.itertuples(index=False):
-        cells = [f"{value:.4g}" if isinstance(value, float) else str(value) for value in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    (output_dir / "headline_mmd.md").write_text("\n".join(lines) + "\n")
+def write(rows: list[dict[str, object]], output_dir: Path, command: str, budget: str) -> None:
+    write_results(
+        "headline_mmd", pd.DataFrame(rows), output_dir, command=command, budget=budget,
+        title="Headline MMD: raw vs normalised signature kernel",
+        description=(
+            "Unbiased signature MMD^2 (depth 4, `scale: auto`, signatory) between `real_test_paths` "
+            "held-out real test paths and: an untrained generator (seeded and built as `sdegan-train "
+            "experiment=...` seeds and builds it, seed 0; the real paths' missing pattern applied), as many real "
+            "training paths (`mmd_real`), and the two halves of those test paths. `linear` is the raw "
+            "truncated signature kernel (the headline `mmd` before issue 11, now "
+            "`metrics.mmd.kernel=linear`); `normalised` is the headline now, bounded by 4 "
+            "(docs/metrics.md)."),
+    )
 
 
 def main() -> None:
@@ -125,7 +117,9 @@ def main() -> None:
             overrides.append("dataset.num_paths=320")
         rows += measure(experiment, overrides, size)
     command = shlex.join(["python", "experiments/headline_mmd.py", *sys.argv[1:]])
-    write(rows, output_dir, command)
+    budget = ("quick mode: 320 paths per dataset, 64 compared" if args.quick else
+              "each experiment's full dataset, its summary_samples (1024) test paths compared")
+    write(rows, output_dir, command, budget)
     print(f"written to {output_dir / 'headline_mmd.csv'} and .md")
 
 

@@ -8,8 +8,10 @@ training paths, TRTR, the reference a perfect generator would match.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from sdegan.metrics.fitting import (
     ChannelStandardiser,
@@ -41,6 +43,41 @@ def _check_train_and_test(train_paths: Tensor, test_paths: Tensor, hidden_size: 
     check_positive_int(hidden_size, "hidden_size")
 
 
+def _test_error(train_paths: Tensor, test_paths: Tensor, *, seed: int,
+                make_predictor: Callable[[], nn.Module],
+                inputs_and_targets: Callable[[Tensor, Tensor], tuple[Tensor, ...]],
+                error: Callable[[Tensor, Tensor, Tensor], Tensor], epochs: int, batch_size: int,
+                lr: float) -> float:
+    """Train a new ``make_predictor()`` on ``train_paths`` to minimise ``error``; return its error
+    on ``test_paths``.
+
+    ``inputs_and_targets(standardised, values)`` gets the filled paths, standardised with the
+    training paths' statistics, and the raw value channels (NaN where missing), and returns the
+    predictor's inputs followed by the target values; ``error(predicted, target, observed)``
+    averages over the observed targets only. Runs inside :func:`seeded`, so initialisation and
+    minibatch order are deterministic given ``seed`` and the caller's random state is untouched.
+    """
+    device = test_paths.device
+
+    def tensors(paths: Tensor) -> tuple[Tensor, ...]:
+        *inputs, targets = inputs_and_targets(standardise(fill_missing(paths)), paths[..., 1:])
+        return (*inputs, torch.nan_to_num(targets), ~torch.isnan(targets))
+
+    def loss_fn(*batch: Tensor) -> Tensor:
+        *inputs, target, observed = batch
+        return error(predictor(*inputs), target, observed)
+
+    with seeded(seed), gradients_enabled():
+        train_paths = train_paths.detach().to(device).float().clone()
+        test_paths = test_paths.detach().float().clone()
+        standardise = ChannelStandardiser(fill_missing(train_paths))
+        predictor = make_predictor().to(device)
+        fit(predictor, loss_fn, tensors(train_paths), epochs=epochs, batch_size=batch_size, lr=lr)
+        with torch.no_grad():
+            loss = loss_fn(*tensors(test_paths))
+    return float(loss)
+
+
 def prediction_loss(train_paths: Tensor, test_paths: Tensor, *, seed: int,
                     context_fraction: float = 0.5, hidden_size: int = 32, epochs: int = 30,
                     batch_size: int = 128, lr: float = 1e-2) -> float:
@@ -68,32 +105,15 @@ def prediction_loss(train_paths: Tensor, test_paths: Tensor, *, seed: int,
     check_fraction(context_fraction, "context_fraction")
     length = train_paths.shape[1]
     split = min(max(1, round(context_fraction * length)), length - 1)
-    device = test_paths.device
+    channels = train_paths.shape[-1]
 
-    def inputs_and_targets(paths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        standardised = standardise(fill_missing(paths))
-        future_values = paths[:, split:, 1:]
-        observed = ~torch.isnan(future_values)
-        return (standardised[:, :split], standardised[:, split:, :1],
-                torch.nan_to_num(future_values), observed)
+    def inputs_and_targets(standardised: Tensor, values: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return standardised[:, :split], standardised[:, split:, :1], values[:, split:]
 
-    with seeded(seed), gradients_enabled():
-        train_paths = train_paths.detach().to(device).float().clone()
-        test_paths = test_paths.detach().float().clone()
-        standardise = ChannelStandardiser(fill_missing(train_paths))
-        predictor = GRUPredictor(train_paths.shape[-1], train_paths.shape[-1] - 1,
-                                 hidden_size).to(device)
-
-        def loss_fn(context: Tensor, future_times: Tensor, target: Tensor,
-                    observed: Tensor) -> Tensor:
-            return _masked_mse(predictor(context, future_times), target, observed)
-
-        fit(predictor, loss_fn, inputs_and_targets(train_paths),
-            epochs=epochs, batch_size=batch_size, lr=lr)
-        with torch.no_grad():
-            loss = loss_fn(*inputs_and_targets(test_paths))
-    return float(loss)
-
+    return _test_error(train_paths, test_paths, seed=seed,
+                       make_predictor=lambda: GRUPredictor(channels, channels - 1, hidden_size),
+                       inputs_and_targets=inputs_and_targets, error=_masked_mse,
+                       epochs=epochs, batch_size=batch_size, lr=lr)
 
 def predictive_score(train_paths: Tensor, test_paths: Tensor, *, seed: int, hidden_size: int = 32,
                      epochs: int = 30, batch_size: int = 128, lr: float = 1e-2) -> float:
@@ -119,27 +139,12 @@ def predictive_score(train_paths: Tensor, test_paths: Tensor, *, seed: int, hidd
         Mean absolute error on the observed next-step values of ``test_paths``.
     """
     _check_train_and_test(train_paths, test_paths, hidden_size)
-    device = test_paths.device
+    channels = train_paths.shape[-1]
 
-    def inputs_and_targets(paths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        standardised = standardise(fill_missing(paths))
-        next_values = paths[:, 1:, 1:]
-        return (standardised[:, :-1], standardised[:, 1:, :1], torch.nan_to_num(next_values),
-                ~torch.isnan(next_values))
+    def inputs_and_targets(standardised: Tensor, values: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return standardised[:, :-1], standardised[:, 1:, :1], values[:, 1:]
 
-    with seeded(seed), gradients_enabled():
-        train_paths = train_paths.detach().to(device).float().clone()
-        test_paths = test_paths.detach().float().clone()
-        standardise = ChannelStandardiser(fill_missing(train_paths))
-        predictor = GRUNextStepPredictor(train_paths.shape[-1], train_paths.shape[-1] - 1,
-                                         hidden_size).to(device)
-
-        def loss_fn(history: Tensor, next_times: Tensor, target: Tensor,
-                    observed: Tensor) -> Tensor:
-            return _masked_mae(predictor(history, next_times), target, observed)
-
-        fit(predictor, loss_fn, inputs_and_targets(train_paths),
-            epochs=epochs, batch_size=batch_size, lr=lr)
-        with torch.no_grad():
-            loss = loss_fn(*inputs_and_targets(test_paths))
-    return float(loss)
+    return _test_error(train_paths, test_paths, seed=seed,
+                       make_predictor=lambda: GRUNextStepPredictor(channels, channels - 1, hidden_size),
+                       inputs_and_targets=inputs_and_targets, error=_masked_mae,
+                       epochs=epochs, batch_size=batch_size, lr=lr)
