@@ -16,7 +16,7 @@ from sdegan.metrics.evaluate import (
     evaluate_generator,
     metric_names,
 )
-from sdegan.metrics.paths import apply_missing_pattern, fill_missing
+from sdegan.paths import apply_missing_pattern, fill_missing
 from sdegan.metrics.prediction import prediction_loss
 from sdegan.metrics.signature_mmd import SIGNATURE_BACKENDS, auto_scale, path_signatures, signature_mmd
 

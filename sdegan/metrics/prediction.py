@@ -16,7 +16,7 @@ from sdegan.metrics.fitting import (
     fit,
     gradients_enabled,
 )
-from sdegan.metrics.paths import check_paths, check_same_channels, check_same_length, fill_missing
+from sdegan.paths import check_paths, check_same_channels, check_same_length, fill_missing
 from sdegan.metrics.seeding import seeded
 from sdegan.metrics.sequence_models import GRUPredictor
 
