@@ -104,9 +104,8 @@ class Generator(nn.Module):
         )
         x0 = self.initial(noise)
         solve_times, positions = union_of_times(times)
-        xs = solvers.sdeint(
-            self.vector_field, x0, solve_times, **sde_solve_kwargs(solve_options, irregular=positions is not None)
-        )
+        options = sde_solve_kwargs(solve_options, per_path_times=times.ndim == 2)
+        xs = solvers.sdeint(self.vector_field, x0, solve_times, **options)
         values = read_at_positions(self.readout(xs), positions)
         time_channel = times.view(-1, times.size(-1), 1).expand(num_samples, -1, 1)
         return torch.cat([time_channel, values], dim=-1)

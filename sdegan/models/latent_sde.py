@@ -130,7 +130,7 @@ class PosteriorWithKL(nn.Module):
 
     def _context_at(self, t: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=self._times.dtype, device=self._times.device)
-        index = torch.searchsorted(self._times, t.reshape(1, 1).expand(self._times.size(0), 1), right=True)
+        index = torch.searchsorted(self._times, t.reshape(1, 1).repeat(self._times.size(0), 1), right=True)
         index = index.squeeze(1).clamp(max=self._times.size(1) - 1)  # no host sync (int(index) would sync a GPU)
         if self._sparse:
             return _ReadWithSparseGradient.apply(self.context_by_observation, index, self._batch)
@@ -247,7 +247,7 @@ class LatentSDEModel(nn.Module):
             torch.distributions.Normal(mean, log_std.exp()),
             torch.distributions.Normal(self.prior_initial_mean, self.prior_initial_log_std.exp()),
         ).sum(dim=1)
-        options = sde_solve_kwargs(solve_options, irregular=positions is not None)
+        options = sde_solve_kwargs(solve_options, per_path_times=True)
         observation_times = solve_times if positions is None else paths[..., 0]
         posterior = PosteriorWithKL(
             self.dynamics, context, observation_times, sparse_context_gradient=options["gradient"] == "reversible"
@@ -281,9 +281,8 @@ class LatentSDEModel(nn.Module):
             num_samples, self.latent_size, device=times.device, dtype=times.dtype
         )
         solve_times, positions = union_of_times(times)
-        zs = solvers.sdeint(
-            self.prior, z0, solve_times, **sde_solve_kwargs(solve_options, irregular=positions is not None)
-        )
+        options = sde_solve_kwargs(solve_options, per_path_times=times.ndim == 2)
+        zs = solvers.sdeint(self.prior, z0, solve_times, **options)
         values = self.decoder(read_at_positions(zs, positions))
         time_channel = times.view(-1, times.size(-1), 1).expand(num_samples, -1, 1)
         return torch.cat([time_channel, values], dim=-1)

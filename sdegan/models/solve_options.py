@@ -28,16 +28,16 @@ def _checked(options: Mapping[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
-def sde_solve_kwargs(options: Mapping[str, Any], *, irregular: bool = False) -> dict[str, Any]:
+def sde_solve_kwargs(options: Mapping[str, Any], *, per_path_times: bool = False) -> dict[str, Any]:
     """Keyword arguments for :func:`sdegan.solvers.sdeint` (adaptive-only keys dropped).
 
-    ``irregular=True`` (output times that no common step divides, e.g. the union of a batch's irregular
-    observation times) asks for ``grid_policy="max_step"``: every interval split into the fewest equal
-    steps of size at most ``dt``.
+    ``per_path_times=True`` (the solve's output times are the paths' own observation times, or the union of
+    a batch's, which no common step need divide) asks for ``grid_policy="max_step"``: every interval split
+    into the fewest equal steps of size at most ``dt`` (the same steps as ``"divide"`` where ``dt`` divides).
     """
     options = _checked(options)
     kwargs = {key: options[key] for key in _SDE_KEYS if options.get(key) is not None}
-    if irregular:
+    if per_path_times:
         kwargs["grid_policy"] = "max_step"
     return kwargs
 
