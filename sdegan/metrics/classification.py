@@ -17,7 +17,7 @@ from sdegan.metrics.fitting import (
     gradients_enabled,
 )
 from sdegan.paths import check_paths, check_same_channels, check_same_length, fill_missing
-from sdegan.metrics.seeding import seeded
+from sdegan.random_state import seeded
 from sdegan.metrics.sequence_models import make_classifier
 
 

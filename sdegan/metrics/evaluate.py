@@ -24,7 +24,7 @@ from sdegan.paths import (
     check_same_length,
 )
 from sdegan.metrics.prediction import prediction_loss
-from sdegan.metrics.seeding import seeded
+from sdegan.random_state import seeded
 from sdegan.metrics.signature_mmd import signature_mmd
 from sdegan.errors import ConfigurationError
 

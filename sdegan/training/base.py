@@ -11,13 +11,8 @@ import torch
 from torch import nn
 
 from sdegan.models.solve_options import SOLVE_OPTION_KEYS
-from sdegan.training.instrumentation import (
-    EvaluationCounter,
-    capture_rng_state,
-    check_finite_gradients,
-    offset_rng_by_rank,
-    restore_rng_state,
-)
+from sdegan.random_state import capture_rng_state, restore_rng_state
+from sdegan.training.instrumentation import EvaluationCounter, check_finite_gradients, offset_rng_by_rank
 from sdegan.errors import ConfigurationError
 from sdegan.paths import check_times
 

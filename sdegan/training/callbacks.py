@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytorch_lightning as pl
 import torch
 
-from sdegan.training.instrumentation import preserved_rng
+from sdegan.random_state import preserved_rng
 from sdegan.training.plots import sample_paths_figure
 from sdegan.errors import ConfigurationError
 

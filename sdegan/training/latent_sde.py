@@ -9,7 +9,8 @@ import torch
 
 from sdegan.models import LatentSDEModel
 from sdegan.training.base import NeuralSDEModule
-from sdegan.training.instrumentation import check_finite_loss, preserved_rng
+from sdegan.random_state import preserved_rng
+from sdegan.training.instrumentation import check_finite_loss
 from sdegan.errors import ConfigurationError
 
 __all__ = ["LatentSDE"]

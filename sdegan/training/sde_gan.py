@@ -12,7 +12,8 @@ from torch.optim.swa_utils import AveragedModel
 from sdegan.models import Discriminator, Generator, index_step
 from sdegan.nn import clip_linear_weights
 from sdegan.training.base import NeuralSDEModule
-from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss, preserved_rng
+from sdegan.random_state import preserved_rng
+from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss
 from sdegan.errors import ConfigurationError
 
 __all__ = ["SDEGAN", "LIPSCHITZ_METHODS"]
