@@ -73,7 +73,9 @@ def masked_gaussian_log_likelihood(
 
 
 class _ReadWithSparseGradient(torch.autograd.Function):
-    """``context[index, batch]`` (one row per path) whose gradient is sparse: only the rows read.
+    """Rows of ``context`` ``(length, batch, channels)``: ``context[index[0]]`` for every path when ``batch`` is
+    ``None`` (shared times), else ``context[index[b], b]`` for path ``b``; the gradient is sparse, holding only
+    the rows read.
 
     The dense gradient of an indexing op is a zero tensor the size of the whole context with the rows
     filled in; a reversible backward pass adds one such gradient per step, which is quadratic work in the
@@ -81,18 +83,26 @@ class _ReadWithSparseGradient(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, context: torch.Tensor, index: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, context: torch.Tensor, index: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
         ctx.save_for_backward(index, batch)
         ctx.context_shape = context.shape
-        return context[index, batch]
+        return _read(context, index, batch)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         index, batch = ctx.saved_tensors
-        grad_context = torch.sparse_coo_tensor(
-            torch.stack([index, batch]), grad, ctx.context_shape, check_invariants=False
-        )
+        if batch is None:  # one row of (batch, channels) values: one block to add
+            indices, values = index.view(1, 1), grad.unsqueeze(0)
+        else:  # one (channels,) row per path
+            indices, values = torch.stack([index, batch]), grad
+        grad_context = torch.sparse_coo_tensor(indices, values, ctx.context_shape, check_invariants=False)
         return grad_context, None, None
+
+
+def _read(context: torch.Tensor, index: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+    if batch is None:
+        return context.index_select(0, index).squeeze(0)
+    return context[index, batch]
 
 
 class PosteriorWithKL(nn.Module):
@@ -107,7 +117,7 @@ class PosteriorWithKL(nn.Module):
     Arguments:
         dynamics: the drift and diffusion networks (shared with the prior).
         context: the encoder's output for the batch.
-        times: the batch's observation times.
+        times: the batch's observation times: ``(length,)`` when every path has the same.
         sparse_context_gradient: give the context a sparse gradient (only the rows read at a step); for the
             reversible backward pass, which adds each step's gradient into its total (linear work). Direct
             backpropagation and torchsde's adjoint take the ordinary dense gradient.
@@ -124,17 +134,21 @@ class PosteriorWithKL(nn.Module):
         batch, length, _ = context.shape
         #: the context laid out by observation: ``(length, batch, context_size)``, the tensor solves differentiate.
         self.context_by_observation = context.transpose(0, 1)
-        self._times = times.expand(batch, length).contiguous()
-        self._batch = torch.arange(batch, device=context.device)
+        if times.ndim == 2:  # rows read per path: adding them into a gradient with these strides is faster
+            self.context_by_observation = self.context_by_observation.contiguous()
+        self._times = times.contiguous()
+        self._batch = None if times.ndim == 1 else torch.arange(batch, device=context.device)
         self._sparse = sparse_context_gradient
 
     def _context_at(self, t: torch.Tensor) -> torch.Tensor:
-        t = torch.as_tensor(t, dtype=self._times.dtype, device=self._times.device)
-        index = torch.searchsorted(self._times, t.reshape(1, 1).repeat(self._times.size(0), 1), right=True)
-        index = index.squeeze(1).clamp(max=self._times.size(1) - 1)  # no host sync (int(index) would sync a GPU)
+        times = self._times
+        t = torch.as_tensor(t, dtype=times.dtype, device=times.device).reshape(1, 1)
+        query = t.reshape(1) if times.ndim == 1 else t.repeat(times.size(0), 1)
+        index = torch.searchsorted(times, query, right=True).reshape(-1).clamp(max=times.size(-1) - 1)
+        # No host sync (int(index) would sync a GPU).
         if self._sparse:
             return _ReadWithSparseGradient.apply(self.context_by_observation, index, self._batch)
-        return self.context_by_observation[index, self._batch]
+        return _read(self.context_by_observation, index, self._batch)
 
     def f_and_g(self, t: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = y[:, :-1]

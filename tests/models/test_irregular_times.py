@@ -121,11 +121,13 @@ class _AllocatedElements(TorchDispatchMode):
         return out
 
 
-def _reversible_backward_elements(length):
+def _reversible_backward_elements(length, irregular):
     torch.manual_seed(0)
     model = LatentSDEModel(1, latent_size=2, context_size=64, hidden_size=4, width=4,
                            time_span=(0.0, float(length - 1))).double()
-    paths = _paths(torch.arange(length, dtype=torch.float64).expand(2, length), channels=1)
+    regular = torch.arange(length, dtype=torch.float64).expand(2, length)
+    times = _irregular_times(2, length, span=length - 1.0) if irregular else regular
+    paths = _paths(times, channels=1)
     terms = model.elbo_terms(paths, _options("reversible"))
     loss = terms["log_likelihood"] - terms["kl_path"]
     with _AllocatedElements() as counter:
@@ -138,14 +140,15 @@ class _DenseRead:
 
     @staticmethod
     def apply(context, index, batch):
-        return context[index, batch]
+        return latent_sde_module._read(context, index, batch)
 
 
-def test_latent_reversible_backward_work_is_linear_in_the_length(monkeypatch):
+@pytest.mark.parametrize("irregular", [False, True])
+def test_latent_reversible_backward_work_is_linear_in_the_length(monkeypatch, irregular):
     # Doubling the length doubles the steps; with a full (batch, length, context) gradient per step the work
     # would quadruple.
-    ratio = _reversible_backward_elements(64) / _reversible_backward_elements(32)
+    ratio = _reversible_backward_elements(64, irregular) / _reversible_backward_elements(32, irregular)
     assert ratio < 2.3
     monkeypatch.setattr(latent_sde_module, "_ReadWithSparseGradient", _DenseRead)
-    dense_ratio = _reversible_backward_elements(64) / _reversible_backward_elements(32)
+    dense_ratio = _reversible_backward_elements(64, irregular) / _reversible_backward_elements(32, irregular)
     assert dense_ratio > 3.0  # the measurement tells the two apart
