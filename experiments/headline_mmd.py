@@ -58,7 +58,7 @@ def measure(experiment: str, overrides: list[str], num_samples: int | None) -> l
     size = num_samples or cfg.summary_samples
     real = datamodule.test_paths[:size].cpu()
     with torch.no_grad():
-        untrained = apply_missing_pattern(model.sample(len(real)).cpu(), real)
+        untrained = apply_missing_pattern(model.sample(len(real), real[..., 0]).cpu(), real)
     comparisons = {
         "untrained generator": untrained,
         "real training paths (mmd_real)": datamodule.train_paths[:len(real)].cpu(),

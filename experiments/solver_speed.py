@@ -27,14 +27,10 @@ import torch
 import torchsde
 from torch import nn
 
+from sdegan.nn import LipSwish
 from sdegan.solvers import make_brownian, sdeint
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-
-
-class LipSwish(nn.Module):
-    def forward(self, x):
-        return 0.909 * nn.functional.silu(x)
 
 
 def _mlp(in_size: int, out_size: int, width: int) -> nn.Sequential:

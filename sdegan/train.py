@@ -53,7 +53,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
 
     real = datamodule.test_paths[: cfg.summary_samples]
     with torch.no_grad():
-        untrained = model.sample(len(real))
+        untrained = model.sample(len(real), real[..., 0])
 
     checkpoint_dir = run_dir / "checkpoints"
     trainer = pl.Trainer(
@@ -70,7 +70,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
         raise SystemExit(f"sdegan-train stopped: {error}\n{where}") from None
 
     with torch.no_grad():
-        trained = model.sample(len(real))
+        trained = model.sample(len(real), real[..., 0])
     summary = {
         "mmd_trained": summary_mmd(cfg, real, trained),
         "mmd_untrained": summary_mmd(cfg, real, untrained),

@@ -5,10 +5,10 @@ Chosen by ``configs/dataset/<name>.yaml`` (``_target_`` one of the data modules 
 
 from sdegan.data.air_quality import AirQualityDataModule
 from sdegan.data.csv_series import CSVDataModule
-from sdegan.data.datamodule import PathDataModule
+from sdegan.data.datamodule import DataModuleOptions, PathDataModule
 from sdegan.data.normaliser import Normaliser
 from sdegan.data.ou import OUDataModule, simulate_time_dependent_ou
-from sdegan.data.paths import RawPaths, split_indices, validate_paths
+from sdegan.data.raw import RawPaths, split_indices, validate_paths
 from sdegan.data.weights import WeightsDataModule, generate_weight_trajectories
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "CSVDataModule",
     "Normaliser",
     "OUDataModule",
+    "DataModuleOptions",
     "PathDataModule",
     "RawPaths",
     "WeightsDataModule",

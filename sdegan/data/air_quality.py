@@ -16,12 +16,13 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 
-from sdegan.data.datamodule import PathDataModule
-from sdegan.data.paths import RawPaths, random_subset
+from sdegan.data.datamodule import DataModuleOptions, PathDataModule
+from sdegan.data.raw import RawPaths, random_subset
 from sdegan.errors import DataError, MissingFileError
 
 ARCHIVE_NAME = "PRSA2017_Data_20130301-20170228.zip"
@@ -139,7 +140,7 @@ class AirQualityDataModule(PathDataModule):
         window_length: hours per window (path length).
         max_missing_fraction: windows where some channel misses more than this fraction are dropped.
         num_paths: if set, a seeded random subset of this many windows is used (e.g. for quick runs).
-        batch_size, seed, val_fraction, test_fraction, num_workers: see :class:`PathDataModule`.
+        batch_size, seed, val_fraction, test_fraction, num_workers: :class:`DataModuleOptions`.
     """
 
     def __init__(
@@ -151,19 +152,9 @@ class AirQualityDataModule(PathDataModule):
         window_length: int = 24,
         max_missing_fraction: float = 0.5,
         num_paths: int | None = None,
-        batch_size: int = 256,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        num_workers: int = 0,
+        **options: Unpack[DataModuleOptions],
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            seed=seed,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            num_workers=num_workers,
-        )
+        super().__init__(**options)
         channels = list(channels)
         invalid = [channel for channel in channels if channel not in NUMERIC_COLUMNS]
         if not channels or invalid or len(set(channels)) != len(channels):

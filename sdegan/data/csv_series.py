@@ -19,13 +19,14 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 import pandas as pd
 
-from sdegan.data.datamodule import PathDataModule
+from sdegan.data.datamodule import DataModuleOptions, PathDataModule
 from sdegan.data.example_csv import EXAMPLE_PATH_KEYWORD, write_example_csv
-from sdegan.data.paths import RawPaths, random_subset
+from sdegan.data.raw import RawPaths, random_subset
 from sdegan.errors import DataError, MissingFileError
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class CSVDataModule(PathDataModule):
             the generation grid ``0, 1, ..., length - 1`` (whole numbers, which fixed-step solvers need).
         split_by: ``"window"`` (windows split independently) or ``"series"`` (a series' windows share a split).
         num_paths: if set, a seeded random subset of this many paths is used.
-        batch_size, seed, val_fraction, test_fraction, num_workers: see :class:`PathDataModule`.
+        batch_size, seed, val_fraction, test_fraction, num_workers: :class:`DataModuleOptions`.
     """
 
     def __init__(
@@ -127,19 +128,9 @@ class CSVDataModule(PathDataModule):
         time_scale: float | None = None,
         split_by: str = "window",
         num_paths: int | None = None,
-        batch_size: int = 256,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        num_workers: int = 0,
+        **options: Unpack[DataModuleOptions],
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            seed=seed,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            num_workers=num_workers,
-        )
+        super().__init__(**options)
         if format not in FORMATS:
             raise DataError(f"format must be one of {list(FORMATS)}, got {format!r}")
         if split_by not in SPLIT_BY:

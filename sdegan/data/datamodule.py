@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import math
 import warnings
+from typing import TypedDict
 
 import numpy as np
 import pytorch_lightning as pl
@@ -12,31 +13,53 @@ import torch
 from torch.utils.data import DataLoader
 
 from sdegan.data.normaliser import Normaliser
-from sdegan.data.paths import RawPaths, split_indices, validate_paths
+from sdegan.data.raw import RawPaths, split_indices, validate_paths
 from sdegan.data.sampler import ResumableDataLoader, ResumableShuffleSampler
 from sdegan.errors import DataError
+
+
+class DataModuleOptions(TypedDict, total=False):
+    """The constructor arguments every dataset shares, held by :class:`PathDataModule`; a dataset's constructor
+    takes its own arguments and passes these on (``**options: Unpack[DataModuleOptions]``)."""
+
+    batch_size: int
+    seed: int
+    val_fraction: float
+    test_fraction: float
+    num_workers: int
 
 
 class PathDataModule(pl.LightningDataModule, abc.ABC):
     """Splits, normalises and serves paths ``(batch, length, 1 + channels)``: channel 0 time, NaN = missing.
 
     Subclasses implement :meth:`load_raw` (paths in original units). After :meth:`setup` the module exposes
-    ``num_channels``, ``channel_names``, ``times`` (the generation grid), ``dt`` (a suggested solver step: the
-    smallest spacing of ``times``), ``train_paths``,
-    ``val_paths``, ``test_paths`` (normalised with train-split statistics only) and ``normaliser``.
+    ``num_channels``, ``channel_names``, ``times`` (the regular generation grid: what models sample on when
+    no observation times are given), ``dt`` (a suggested solver step: the smallest spacing of ``times``),
+    ``train_paths``, ``val_paths``, ``test_paths`` (normalised with train-split statistics only; each path
+    keeps its own observation times in channel 0) and ``normaliser``.
 
-    Arguments:
-        batch_size: paths per batch for every dataloader.
+    Arguments (:class:`DataModuleOptions`, shared by every dataset):
+        batch_size: paths per batch for every dataloader (default: the class's ``default_batch_size``).
         seed: seeds the data (where generated), the split and the train shuffling.
         val_fraction: fraction of paths in the validation split (0 < f < 1).
         test_fraction: fraction of paths in the test split (0 < f < 1).
         num_workers: dataloader worker processes.
     """
 
+    #: ``batch_size`` when none is given.
+    default_batch_size: int = 256
+
     def __init__(
-        self, *, batch_size: int, seed: int, val_fraction: float = 0.1, test_fraction: float = 0.1, num_workers: int = 0
+        self,
+        *,
+        batch_size: int | None = None,
+        seed: int = 0,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        num_workers: int = 0,
     ) -> None:
         super().__init__()
+        batch_size = self.default_batch_size if batch_size is None else batch_size
         if not isinstance(batch_size, int) or batch_size < 1:
             raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(num_workers, int) or num_workers < 0:

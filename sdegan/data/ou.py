@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 import numpy as np
 
-from sdegan.data.datamodule import PathDataModule
+from sdegan.data.datamodule import DataModuleOptions, PathDataModule
 from sdegan.data.normaliser import Normaliser
-from sdegan.data.paths import STREAM_DATA, STREAM_MISSING, RawPaths, seeded_rng
+from sdegan.data.raw import STREAM_DATA, STREAM_MISSING, RawPaths, seeded_rng
 from sdegan.errors import DataError
 
 
@@ -67,8 +69,10 @@ class OUDataModule(PathDataModule):
         missing_fraction: fraction of all entries set to NaN.
         mu, theta, sigma: SDE parameters.
         simulation_dt: Euler-Maruyama step.
-        batch_size, seed, val_fraction, test_fraction, num_workers: see :class:`PathDataModule`.
+        batch_size, seed, val_fraction, test_fraction, num_workers: :class:`DataModuleOptions`.
     """
+
+    default_batch_size = 1024
 
     def __init__(
         self,
@@ -80,19 +84,9 @@ class OUDataModule(PathDataModule):
         theta: float = 0.1,
         sigma: float = 0.4,
         simulation_dt: float = 0.1,
-        batch_size: int = 1024,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        num_workers: int = 0,
+        **options: Unpack[DataModuleOptions],
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            seed=seed,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            num_workers=num_workers,
-        )
+        super().__init__(**options)
         self.num_paths = num_paths
         self.length = length
         self.missing_fraction = missing_fraction

@@ -17,11 +17,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 
-from sdegan.data.datamodule import PathDataModule
-from sdegan.data.paths import STREAM_DATA, STREAM_TASK, RawPaths, seeded_rng
+from sdegan.data.datamodule import DataModuleOptions, PathDataModule
+from sdegan.data.raw import STREAM_DATA, STREAM_TASK, RawPaths, seeded_rng
 from sdegan.errors import DataError
 
 
@@ -112,8 +113,10 @@ class WeightsDataModule(PathDataModule):
         hidden_width: hidden units of the network = number of channels.
         learning_rate, sgd_batch_size, training_points: the SGD runs' settings.
         cache_dir: where generated trajectories are cached (``None`` disables caching).
-        batch_size, seed, val_fraction, test_fraction, num_workers: see :class:`PathDataModule`.
+        batch_size, seed, val_fraction, test_fraction, num_workers: :class:`DataModuleOptions`.
     """
+
+    default_batch_size = 1024
 
     def __init__(
         self,
@@ -126,19 +129,9 @@ class WeightsDataModule(PathDataModule):
         sgd_batch_size: int = 8,
         training_points: int = 256,
         cache_dir: str | None = "data/cache",
-        batch_size: int = 1024,
-        seed: int = 0,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        num_workers: int = 0,
+        **options: Unpack[DataModuleOptions],
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            seed=seed,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            num_workers=num_workers,
-        )
+        super().__init__(**options)
         self.generation_settings = {
             "num_runs": num_paths,
             "length": length,
@@ -147,7 +140,7 @@ class WeightsDataModule(PathDataModule):
             "learning_rate": learning_rate,
             "sgd_batch_size": sgd_batch_size,
             "training_points": training_points,
-            "seed": seed,
+            "seed": self.seed,
         }
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
 

@@ -17,7 +17,7 @@ from sdegan.metrics.evaluate import (
     evaluate_generator,
     metric_names,
 )
-from sdegan.metrics.paths import apply_missing_pattern, fill_missing
+from sdegan.paths import apply_missing_pattern, fill_missing
 from sdegan.metrics.prediction import prediction_loss, predictive_score
 from sdegan.metrics.signature_mmd import (
     MMD_KERNELS,

@@ -16,8 +16,8 @@ from sdegan.metrics.fitting import (
     fit,
     gradients_enabled,
 )
-from sdegan.metrics.paths import check_paths, check_same_channels, check_same_length, fill_missing
-from sdegan.metrics.seeding import seeded
+from sdegan.paths import check_paths, check_same_channels, check_same_length, fill_missing
+from sdegan.random_state import seeded
 from sdegan.metrics.sequence_models import make_classifier
 
 
@@ -29,7 +29,7 @@ def classification_accuracy(real: Tensor, fake: Tensor, *, seed: int, model: str
 
     Both samples are cut to the same size ``n = min(len(real), len(fake))`` (a seeded random subset)
     so that 0.5 is chance level; each is split into ``train_fraction`` for training and the rest for
-    the held-out accuracy. Missing values are filled (:func:`sdegan.metrics.paths.fill_missing`) and
+    the held-out accuracy. Missing values are filled (:func:`sdegan.paths.fill_missing`) and
     every channel, time included, is standardised with statistics of the training split. The
     classifier is trained with Adam on binary cross-entropy for a fixed number of epochs (no early
     stopping). 0.5 means the classifier cannot tell them apart (ideal); 1.0 means it always can.

@@ -17,14 +17,14 @@ import torch
 from torch import Tensor
 
 from sdegan.metrics.classification import classification_accuracy
-from sdegan.metrics.paths import (
+from sdegan.paths import (
     apply_missing_pattern,
     check_paths,
     check_same_channels,
     check_same_length,
 )
 from sdegan.metrics.prediction import prediction_loss, predictive_score
-from sdegan.metrics.seeding import seeded
+from sdegan.random_state import seeded
 from sdegan.metrics.signature_mmd import signature_mmd
 from sdegan.errors import ConfigurationError
 
@@ -153,15 +153,20 @@ def _subset(paths: Tensor, size: int) -> Tensor:
     return paths[torch.randperm(paths.shape[0])[:size].to(paths.device)]
 
 
-def _sample(sample_fn: Callable[[int], Tensor], num_samples: int, like: Tensor) -> Tensor:
+def _sample(sample_fn: Callable[[int, Tensor], Tensor], like: Tensor) -> Tensor:
+    """As many generated paths as ``like`` holds, observed at ``like``'s times (path ``i`` at path ``i``'s)."""
+    num_samples, times = like.shape[0], like[..., 0]
     with torch.no_grad():
-        paths = sample_fn(num_samples)
+        paths = sample_fn(num_samples, times)
     check_paths(paths, "generated paths (sample_fn output)")
     if paths.shape[0] != num_samples:
-        raise ConfigurationError(f"sample_fn({num_samples}) returned {paths.shape[0]} paths")
+        raise ConfigurationError(f"sample_fn({num_samples}, times) returned {paths.shape[0]} paths")
     check_same_channels(like, paths, "real paths", "generated paths")
     check_same_length(like, paths, "real paths", "generated paths")
-    return paths.detach().to(like.device)
+    paths = paths.detach().to(like.device)
+    if not torch.equal(paths[..., 0], times.to(paths.dtype)):
+        raise ConfigurationError("sample_fn(num_samples, times) must return paths whose channel 0 is times")
+    return paths
 
 
 def _mean_and_std(values: list[float]) -> tuple[float, float]:
@@ -169,7 +174,7 @@ def _mean_and_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), std
 
 
-def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, test_paths: Tensor,
+def evaluate_generator(sample_fn: Callable[[int, Tensor], Tensor], train_paths: Tensor, test_paths: Tensor,
                        config: MetricsConfig | Mapping[str, Any] | None = None, *, seed: int = 0,
                        prefix: str = "test") -> dict[str, float]:
     """Compute the configured metrics of a generator against real data, repeated over seeds.
@@ -180,15 +185,17 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
     between that real test subset and as many real training paths (what a generator as good as the
     data scores). For prediction it draws ``prediction.num_train`` generated paths (TSTR,
     ``predictive_score``) and as many real training paths (TRTR, ``predictive_score_real``) and
-    tests all predictors on the same real test subset. Each
-    generated path is given the missing-value pattern of the real path it is paired with
-    (:func:`sdegan.metrics.paths.apply_missing_pattern`), so gaps are filled the same way on both
+    tests all predictors on the same real test subset. Each generated path is sampled at the
+    observation times of the real path it is paired with and given its missing-value pattern
+    (:func:`sdegan.paths.apply_missing_pattern`), so gaps are filled the same way on both
     sides and the metrics do not reward or punish the filling itself. Sampling
     happens under ``torch.no_grad()`` with torch, NumPy and Python seeded (and restored afterwards),
     so the result is deterministic whenever ``sample_fn`` draws only from those generators.
 
     Arguments:
-        sample_fn: ``num_samples -> paths`` in the project's path format (e.g. a model's ``sample``).
+        sample_fn: ``(num_samples, times) -> paths`` in the project's path format, observed at
+            ``times`` ``(num_samples, length)`` (e.g. a model's ``sample``); it is called with the real
+            paths' times, so generated and real paths are compared on the same times.
         train_paths: real training paths (for ``mmd_real`` and the predictors trained on real data).
         test_paths: real held-out paths.
         config: a :class:`MetricsConfig`, or a mapping such as the Hydra ``metrics`` config;
@@ -226,11 +233,10 @@ def evaluate_generator(sample_fn: Callable[[int], Tensor], train_paths: Tensor, 
         repeat_seed = seed + repeat
         with seeded(repeat_seed):
             real_test = _subset(test_paths, num_test)
-            fake_test = apply_missing_pattern(_sample(sample_fn, num_test, test_paths), real_test)
+            fake_test = apply_missing_pattern(_sample(sample_fn, real_test), real_test)
             if "prediction" in include:
                 real_train = _subset(train_paths, num_train)
-                fake_train = apply_missing_pattern(_sample(sample_fn, num_train, test_paths),
-                                                   real_train)
+                fake_train = apply_missing_pattern(_sample(sample_fn, real_train), real_train)
         if "mmd" in include:
             with seeded(repeat_seed):
                 real_reference = _subset(train_paths, num_test)

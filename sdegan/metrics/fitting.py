@@ -52,7 +52,7 @@ def fit(model: nn.Module, loss_fn: Callable[..., Tensor], tensors: tuple[Tensor,
     """Train ``model`` with Adam on shuffled minibatches of ``tensors`` for a fixed number of epochs.
 
     ``loss_fn(*minibatch)`` returns the scalar loss. The shuffling uses torch's global generator, so
-    call this inside :func:`sdegan.metrics.seeding.seeded` for a deterministic result.
+    call this inside :func:`sdegan.random_state.seeded` for a deterministic result.
     """
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")

@@ -20,8 +20,8 @@ from sdegan.metrics.fitting import (
     fit,
     gradients_enabled,
 )
-from sdegan.metrics.paths import check_paths, check_same_channels, check_same_length, fill_missing
-from sdegan.metrics.seeding import seeded
+from sdegan.paths import check_paths, check_same_channels, check_same_length, fill_missing
+from sdegan.random_state import seeded
 from sdegan.metrics.sequence_models import GRUNextStepPredictor, GRUPredictor
 
 

@@ -3,7 +3,7 @@
 ``S(x)`` is the signature, truncated at ``depth``, of the path seen as a piecewise-linear curve in
 ``1 + channels`` dimensions (time is channel 0, so the path is time-augmented) started from the origin
 (the *basepoint*: a zero point is prepended, so the signature also sees the initial value). Missing
-values are filled first (see :func:`sdegan.metrics.paths.fill_missing`), and every increment,
+values are filled first (see :func:`sdegan.paths.fill_missing`), and every increment,
 including the one from the basepoint, is multiplied by ``scale`` before the signature is taken.
 
 Two kernels (``kernel=``):
@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
-from sdegan.metrics.paths import check_paths, check_same_channels, fill_missing
+from sdegan.paths import check_paths, check_same_channels, fill_missing
 from sdegan.errors import ConfigurationError
 
 SIGNATURE_BACKENDS = ("signatory", "pysiglib")

@@ -3,7 +3,6 @@
 from sdegan.models.discriminator import Discriminator, DiscriminatorVectorField, index_step
 from sdegan.models.generator import Generator, GeneratorVectorField
 from sdegan.models.latent_sde import LatentSDEModel
-from sdegan.models.paths import check_paths, fill_missing_linear
 
 __all__ = [
     "Discriminator",
@@ -11,7 +10,5 @@ __all__ = [
     "Generator",
     "GeneratorVectorField",
     "LatentSDEModel",
-    "check_paths",
-    "fill_missing_linear",
     "index_step",
 ]

@@ -10,7 +10,7 @@ import torchcde
 from torch import nn
 
 from sdegan import solvers
-from sdegan.models.paths import check_paths, fill_missing_linear
+from sdegan.paths import check_paths, fill_missing
 from sdegan.models.solve_options import cde_solve_kwargs
 from sdegan.nn import MLP
 
@@ -76,8 +76,8 @@ class Discriminator(nn.Module):
 
     def coefficients(self, paths: torch.Tensor) -> torch.Tensor:
         """Linear-interpolation coefficients of ``paths`` (NaNs filled), the input of :meth:`score`."""
-        check_paths(paths, self.data_channels)
-        return fill_missing_linear(paths)
+        check_paths(paths, channels=self.data_channels)
+        return fill_missing(paths)
 
     def score(self, coefficients: torch.Tensor, solve_options: Mapping[str, Any]) -> torch.Tensor:
         """Per-path score ``(batch,)`` from interpolation coefficients (differentiable in them)."""

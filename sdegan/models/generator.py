@@ -11,6 +11,7 @@ from torch import nn
 from sdegan import solvers
 from sdegan.models.solve_options import sde_solve_kwargs
 from sdegan.nn import MLP
+from sdegan.paths import read_at_positions, union_of_times
 
 __all__ = ["Generator", "GeneratorVectorField"]
 
@@ -91,12 +92,20 @@ class Generator(nn.Module):
     def forward(
         self, times: torch.Tensor, num_samples: int, solve_options: Mapping[str, Any]
     ) -> torch.Tensor:
-        """Sample ``num_samples`` paths on ``times``; returns ``(num_samples, len(times), 1 + C)``."""
+        """Sample ``num_samples`` paths observed at ``times``; returns ``(num_samples, length, 1 + C)``.
+
+        ``times`` is ``(length,)``, shared by every path, or ``(num_samples, length)``, each path's own
+        observation times; channel 0 of the result is ``times``. Paths with different times are solved
+        together on the union of their times (:func:`sdegan.paths.union_of_times`, steps of at most ``dt``)
+        and each is read at its own.
+        """
         noise = torch.randn(
             num_samples, self.initial_noise_size, device=times.device, dtype=times.dtype
         )
         x0 = self.initial(noise)
-        xs = solvers.sdeint(self.vector_field, x0, times, **sde_solve_kwargs(solve_options))
-        values = self.readout(xs).transpose(0, 1)
-        time_channel = times.view(1, -1, 1).expand(num_samples, -1, 1)
+        solve_times, positions = union_of_times(times)
+        options = sde_solve_kwargs(solve_options, per_path_times=times.ndim == 2)
+        xs = solvers.sdeint(self.vector_field, x0, solve_times, **options)
+        values = read_at_positions(self.readout(xs), positions)
+        time_channel = times.view(-1, times.size(-1), 1).expand(num_samples, -1, 1)
         return torch.cat([time_channel, values], dim=-1)

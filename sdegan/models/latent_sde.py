@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from sdegan import solvers
-from sdegan.models.paths import check_paths
 from sdegan.models.solve_options import sde_solve_kwargs
 from sdegan.nn import MLP
+from sdegan.paths import check_paths, read_at_positions, union_of_times
 from sdegan.errors import ConfigurationError
 
 __all__ = ["LatentSDEModel", "PosteriorWithKL", "PriorSDE", "masked_gaussian_log_likelihood"]
@@ -72,29 +72,83 @@ def masked_gaussian_log_likelihood(
     return torch.where(observed, log_density, torch.zeros_like(log_density)).sum(dim=(1, 2))
 
 
-class PosteriorWithKL(nn.Module):
-    """Posterior SDE on ``[z, kl]``: diagonal Stratonovich noise, zero diffusion on the KL channel.
+class _ReadWithSparseGradient(torch.autograd.Function):
+    """Rows of ``context`` ``(length, batch, channels)``: ``context[index[0]]`` for every path when ``batch`` is
+    ``None`` (shared times), else ``context[index[b], b]`` for path ``b``; the gradient is sparse, holding only
+    the rows read.
 
-    ``context`` (``(batch, length, context_size)``) and its observation ``times`` are set per batch;
-    ``ctx(t)`` is the context of the first observation strictly after ``t`` (clamped to the last),
-    i.e. a summary of the data still to come.
+    The dense gradient of an indexing op is a zero tensor the size of the whole context with the rows
+    filled in; a reversible backward pass adds one such gradient per step, which is quadratic work in the
+    path length. This one holds ``batch x channels`` values, so the pass stays linear.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, context: torch.Tensor, index: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(index, batch)
+        ctx.context_shape = context.shape
+        return _read(context, index, batch)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        index, batch = ctx.saved_tensors
+        if batch is None:  # one row of (batch, channels) values: one block to add
+            indices, values = index.view(1, 1), grad.unsqueeze(0)
+        else:  # one (channels,) row per path
+            indices, values = torch.stack([index, batch]), grad
+        grad_context = torch.sparse_coo_tensor(indices, values, ctx.context_shape, check_invariants=False)
+        return grad_context, None, None
+
+
+def _read(context: torch.Tensor, index: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+    if batch is None:
+        return context.index_select(0, index).squeeze(0)
+    return context[index, batch]
+
+
+class PosteriorWithKL(nn.Module):
+    """Posterior SDE on ``[z, kl]`` for one batch: diagonal Stratonovich noise, zero diffusion on the KL
+    channel.
+
+    Built per batch from the batch's encoder ``context`` ``(batch, length, context_size)`` and the paths'
+    observation ``times`` (``(length,)`` shared, or ``(batch, length)`` per path), and dropped with the
+    batch's graph: nothing of a batch stays on the model. ``ctx(t)`` for a path is the context of its first
+    observation strictly after ``t`` (clamped to its last), i.e. a summary of the data still to come.
+
+    Arguments:
+        dynamics: the drift and diffusion networks (shared with the prior).
+        context: the encoder's output for the batch.
+        times: the batch's observation times: ``(length,)`` when every path has the same.
+        sparse_context_gradient: give the context a sparse gradient (only the rows read at a step); for the
+            reversible backward pass, which adds each step's gradient into its total (linear work). Direct
+            backpropagation and torchsde's adjoint take the ordinary dense gradient.
     """
 
     sde_type = "stratonovich"
     noise_type = "diagonal"
 
-    def __init__(self, dynamics: _Dynamics) -> None:
+    def __init__(
+        self, dynamics: _Dynamics, context: torch.Tensor, times: torch.Tensor, sparse_context_gradient: bool
+    ) -> None:
         super().__init__()
         self.dynamics = dynamics
-        self.context: torch.Tensor | None = None
-        self.times: torch.Tensor | None = None
+        batch, length, _ = context.shape
+        #: the context laid out by observation: ``(length, batch, context_size)``, the tensor solves differentiate.
+        self.context_by_observation = context.transpose(0, 1)
+        if times.ndim == 2:  # rows read per path: adding them into a gradient with these strides is faster
+            self.context_by_observation = self.context_by_observation.contiguous()
+        self._times = times.contiguous()
+        self._batch = None if times.ndim == 1 else torch.arange(batch, device=context.device)
+        self._sparse = sparse_context_gradient
 
     def _context_at(self, t: torch.Tensor) -> torch.Tensor:
-        if self.context is None or self.times is None:
-            raise RuntimeError("PosteriorWithKL.context must be set before solving")
-        index = torch.searchsorted(self.times, torch.as_tensor(t).reshape(1).to(self.times), right=True)
-        index = index.clamp(max=self.times.numel() - 1)
-        return self.context.index_select(1, index).squeeze(1)  # no host sync (int(index) would sync a GPU)
+        times = self._times
+        t = torch.as_tensor(t, dtype=times.dtype, device=times.device).reshape(1, 1)
+        query = t.reshape(1) if times.ndim == 1 else t.repeat(times.size(0), 1)
+        index = torch.searchsorted(times, query, right=True).reshape(-1).clamp(max=times.size(-1) - 1)
+        # No host sync (int(index) would sync a GPU).
+        if self._sparse:
+            return _ReadWithSparseGradient.apply(self.context_by_observation, index, self._batch)
+        return _read(self.context_by_observation, index, self._batch)
 
     def f_and_g(self, t: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = y[:, :-1]
@@ -144,6 +198,9 @@ class LatentSDEModel(nn.Module):
         width, depth, activation: shape of the drift/diffusion MLPs.
         min_observation_std: floor of the learned per-channel observation standard deviation.
         time_span: first and last time of the data's grid (the networks see time rescaled to [0, 1]).
+
+    Paths may be observed at different times (irregular data): a batch is solved on the union of its
+    paths' times (steps of at most ``dt``) and every path is scored, and sampled, at its own times.
     """
 
     def __init__(
@@ -161,6 +218,7 @@ class LatentSDEModel(nn.Module):
         super().__init__()
         self.data_channels = data_channels
         self.latent_size = latent_size
+        self.time_origin, self.time_span = float(time_span[0]), float(time_span[1]) - float(time_span[0])
         self.min_observation_std = min_observation_std
         # GRU input: normalised time, values with gaps zero-filled, observation mask.
         self.encoder = nn.GRU(1 + 2 * data_channels, hidden_size, batch_first=True)
@@ -169,17 +227,16 @@ class LatentSDEModel(nn.Module):
         self.prior_initial_mean = nn.Parameter(torch.zeros(latent_size))
         self.prior_initial_log_std = nn.Parameter(torch.zeros(latent_size))
         self.dynamics = _Dynamics(latent_size, context_size, width, depth, activation, time_span)
-        self.posterior = PosteriorWithKL(self.dynamics)
         self.prior = PriorSDE(self.dynamics)
         self.decoder = nn.Linear(latent_size, data_channels)
         self.observation_log_std = nn.Parameter(torch.full((data_channels,), math.log(0.1)))
 
-    def encode(self, paths: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-        """Context ``(batch, length, context_size)``; entry ``i`` summarises observations ``i..end``."""
+    def encode(self, paths: torch.Tensor) -> torch.Tensor:
+        """Context ``(batch, length, context_size)``; entry ``i`` summarises a path's observations ``i..end``
+        (times rescaled by ``time_span``, gaps zero-filled, plus the observation mask)."""
         values = paths[..., 1:]
         mask = ~torch.isnan(values)
-        span = (times[-1] - times[0]).clamp_min(1e-12)
-        time = ((paths[..., :1] - times[0]) / span)
+        time = (paths[..., :1] - self.time_origin) / max(self.time_span, 1e-12)
         inputs = torch.cat([time, torch.nan_to_num(values), mask.to(values.dtype)], dim=-1)
         outputs, _ = self.encoder(inputs.flip(1))
         return self.context_readout(outputs.flip(1))
@@ -187,36 +244,39 @@ class LatentSDEModel(nn.Module):
     def observation_std(self) -> torch.Tensor:
         return self.observation_log_std.exp() + self.min_observation_std
 
-    def elbo_terms(
-        self, paths: torch.Tensor, times: torch.Tensor, solve_options: Mapping[str, Any]
-    ) -> dict[str, torch.Tensor]:
-        """Masked Gaussian log-likelihood and KL terms of a batch of paths observed on ``times``.
+    def elbo_terms(self, paths: torch.Tensor, solve_options: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """Masked Gaussian log-likelihood and KL terms of a batch of paths, each at its own observation times.
 
+        The posterior is solved on the union of the paths' times; each path's decoded latent is scored at
+        its own observations, and its path KL is the KL accumulated between its first and last observation.
         Returns batch means of per-path quantities: ``log_likelihood`` (summed over observed entries
         only), ``kl_path`` (posterior vs prior path measures) and ``kl_initial`` (of ``z_0``).
         """
-        check_paths(paths, self.data_channels)
-        if paths.size(1) != times.numel():
-            raise ConfigurationError(
-                f"paths have length {paths.size(1)} but the model's time grid has {times.numel()} points"
-            )
-        context = self.encode(paths, times)
+        check_paths(paths, channels=self.data_channels)
+        solve_times, positions = union_of_times(paths[..., 0])
+        context = self.encode(paths)
         mean, log_std = self.initial_posterior(context[:, 0]).chunk(2, dim=1)
         z0 = mean + log_std.exp() * torch.randn_like(mean)
         kl_initial = torch.distributions.kl_divergence(
             torch.distributions.Normal(mean, log_std.exp()),
             torch.distributions.Normal(self.prior_initial_mean, self.prior_initial_log_std.exp()),
         ).sum(dim=1)
-        # The context stays set after the solve: reversible and adjoint backward passes re-evaluate the
-        # posterior drift. Call release_context() once the backward pass is done.
-        self.posterior.context, self.posterior.times = context, times
+        options = sde_solve_kwargs(solve_options, per_path_times=True)
+        observation_times = solve_times if positions is None else paths[..., 0]
+        posterior = PosteriorWithKL(
+            self.dynamics, context, observation_times, sparse_context_gradient=options["gradient"] == "reversible"
+        )
         y0 = torch.cat([z0, torch.zeros_like(z0[:, :1])], dim=1)
         # The context is not a parameter of the SDE module: declare it so that adjoint and reversible
         # backward passes propagate gradients into the encoder.
         ys = solvers.sdeint(
-            self.posterior, y0, times, adjoint_params=(context,), **sde_solve_kwargs(solve_options)
+            posterior, y0, solve_times, adjoint_params=(posterior.context_by_observation,), **options
         )
-        zs, kl_path = ys[..., :-1].transpose(0, 1), ys[-1, :, -1]
+        at_observations = read_at_positions(ys, positions)
+        zs = at_observations[..., :-1]
+        kl_path = at_observations[:, -1, -1]  # the KL channel starts at zero at the first solve time
+        if positions is not None:  # a path observed later than the batch's first time: only its own span
+            kl_path = kl_path - at_observations[:, 0, -1]
         predicted = self.decoder(zs)
         log_likelihood = masked_gaussian_log_likelihood(paths[..., 1:], predicted, self.observation_std())
         return {
@@ -225,18 +285,18 @@ class LatentSDEModel(nn.Module):
             "kl_initial": kl_initial.mean(),
         }
 
-    def release_context(self) -> None:
-        """Drop the batch's encoder context held by the posterior SDE (after the backward pass)."""
-        self.posterior.context = self.posterior.times = None
-
     def sample(
         self, times: torch.Tensor, num_samples: int, solve_options: Mapping[str, Any]
     ) -> torch.Tensor:
-        """Paths ``(num_samples, len(times), 1 + C)`` from the prior; values are decoder means."""
+        """Paths ``(num_samples, length, 1 + C)`` from the prior observed at ``times`` (``(length,)`` shared,
+        or ``(num_samples, length)`` per path; channel 0 of the result); values are decoder means."""
         std = self.prior_initial_log_std.exp()
         z0 = self.prior_initial_mean + std * torch.randn(
             num_samples, self.latent_size, device=times.device, dtype=times.dtype
         )
-        zs = solvers.sdeint(self.prior, z0, times, **sde_solve_kwargs(solve_options))
-        values = self.decoder(zs.transpose(0, 1))
-        return torch.cat([times.view(1, -1, 1).expand(num_samples, -1, 1), values], dim=-1)
+        solve_times, positions = union_of_times(times)
+        options = sde_solve_kwargs(solve_options, per_path_times=times.ndim == 2)
+        zs = solvers.sdeint(self.prior, z0, solve_times, **options)
+        values = self.decoder(read_at_positions(zs, positions))
+        time_channel = times.view(-1, times.size(-1), 1).expand(num_samples, -1, 1)
+        return torch.cat([time_channel, values], dim=-1)

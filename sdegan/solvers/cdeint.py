@@ -31,6 +31,7 @@ def cdeint(
     rtol: Optional[float] = None,
     atol: Optional[float] = None,
     norm: str = "default",
+    grid_policy: str = "divide",
     adjoint_params: Sequence[Tensor] = (),
 ) -> Tensor:
     """Solves the neural CDE ``dz = func(t, z) dX(t)`` driven by a torchcde-style path, at the times ``ts``.
@@ -50,6 +51,8 @@ def cdeint(
         rtol, atol: tolerances of adaptive methods.
         norm: ``"default"`` or ``"seminorm"`` (the adjoint's step control ignores the parameter adjoints;
             with ``gradient="adjoint"`` only).
+        grid_policy: ``"divide"`` or ``"max_step"`` for fixed-step methods of this package (see
+            :func:`sdegan.solvers.grid.make_step_grid`).
         adjoint_params: other tensors that need gradients. With ``gradient="adjoint"``, a path whose
             coefficients require gradients must have them listed here (as in torchcde), else ValueError.
 
@@ -60,7 +63,7 @@ def cdeint(
     """
     info = _check(func, "cde", method, gradient, dt, coupling, rtol, atol, norm, ts)
     if info.backend == "sdegan" and gradient != "adjoint":
-        grid = make_step_grid(ts, dt, z0.dtype, z0.device)
+        grid = make_step_grid(ts, dt, z0.dtype, z0.device, grid_policy)
         increments = path_increments(path, grid)
         solver = make_solver(method, CDEVectorField(func, adjoint_params), coupling)
         control = PathControl(increments)

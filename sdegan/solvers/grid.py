@@ -52,13 +52,26 @@ def check_step(dt: Optional[float]) -> None:
         raise ConfigurationError(f"dt must be a positive, finite number (or None), got {dt!r}.")
 
 
-def make_step_grid(ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: torch.device) -> StepGrid:
+GRID_POLICIES = ("divide", "max_step")
+
+
+def make_step_grid(
+    ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: torch.device, grid_policy: str = "divide"
+) -> StepGrid:
     """Builds the step grid; ``dt=None`` steps from output time to output time.
 
+    ``grid_policy="divide"`` requires ``dt`` to divide every interval between consecutive output times;
+    ``"max_step"`` splits every interval into the fewest equal steps of size at most ``dt`` (for output times
+    that no common step divides, e.g. the union of a batch's irregular observation times). Where ``dt``
+    divides an interval both policies give the same steps.
+
     Raises:
-        ValueError: if ``dt`` is not positive or does not divide every interval between consecutive output
-            times (the fixed-step solvers here output exactly on their grid, which exact gradients need).
+        ValueError: if ``dt`` is not positive or, with ``"divide"``, does not divide every interval between
+            consecutive output times (the fixed-step solvers here output exactly on their grid, which exact
+            gradients need).
     """
+    if grid_policy not in GRID_POLICIES:
+        raise ConfigurationError(f"grid_policy must be one of {GRID_POLICIES}, got {grid_policy!r}.")
     check_output_times(ts)
     output_times = [float(t) for t in ts.tolist()]
     if dt is None:
@@ -72,7 +85,10 @@ def make_step_grid(ts: Tensor, dt: Optional[float], dtype: torch.dtype, device: 
         for start, end in zip(output_times[:-1], output_times[1:]):
             ratio = (end - start) / dt
             num = round(ratio)
-            if num < 1 or abs(ratio - num) > _GRID_TOLERANCE * max(1.0, ratio):
+            divides = num >= 1 and abs(ratio - num) <= _GRID_TOLERANCE * max(1.0, ratio)
+            if not divides and grid_policy == "max_step":
+                num = math.ceil(ratio)
+            elif not divides:
                 raise ConfigurationError(
                     f"dt={dt} does not divide the output interval [{start}, {end}]: choose dt so that every "
                     "interval between consecutive ts is a whole number of steps (or dt=None to step from "

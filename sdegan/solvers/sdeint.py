@@ -28,6 +28,7 @@ def sdeint(
     brownian_tol: Optional[float] = None,
     dt: float,
     coupling: Optional[float] = None,
+    grid_policy: str = "divide",
     adjoint_params: Sequence[Tensor] = (),
     **options: Any,
 ) -> Tensor:
@@ -48,9 +49,12 @@ def sdeint(
         brownian: ``None``/``"interval"`` (torchsde BrownianInterval with the dt hint), ``"tree"`` (classic
             Virtual Brownian Tree) or a Brownian object ``bm(ta, tb) -> increment`` of shape (batch, noise).
         brownian_tol: query tolerance of the Brownian motion built here (see :func:`make_brownian`).
-        dt: step size. For this package's methods it must divide every interval between consecutive ``ts``.
+        dt: step size. For this package's methods it must divide every interval between consecutive ``ts``,
+            unless ``grid_policy="max_step"``.
         coupling: the coupling parameter of ``reversible_<base>`` methods (default
             :data:`sdegan.solvers.reversible_runge_kutta.DEFAULT_COUPLING`).
+        grid_policy: ``"divide"`` or ``"max_step"`` (see :func:`sdegan.solvers.grid.make_step_grid`); for this
+            package's methods (torchsde's own step up to ``dt`` and stop at every output time).
         adjoint_params: tensors the SDE uses that are not its parameters but need gradients (e.g. a context).
         options: passed on to torchsde for torchsde's methods (e.g. ``logqp``, ``adaptive``).
 
@@ -81,7 +85,7 @@ def sdeint(
             return torchsde.sdeint_adjoint(sde, y0, ts, bm=bm, method=method, dt=dt, **extra, **options)
         return torchsde.sdeint(sde, y0, ts, bm=bm, method=method, dt=dt, **options)
 
-    grid = make_step_grid(ts, dt, y0.dtype, y0.device)
+    grid = make_step_grid(ts, dt, y0.dtype, y0.device, grid_policy)
     solver = make_solver(method, vector_field, coupling)
     control = BrownianControl(bm, grid)
     if gradient == "reversible":

@@ -11,14 +11,10 @@ import torch
 from torch import nn
 
 from sdegan.models.solve_options import SOLVE_OPTION_KEYS
-from sdegan.training.instrumentation import (
-    EvaluationCounter,
-    capture_rng_state,
-    check_finite_gradients,
-    offset_rng_by_rank,
-    restore_rng_state,
-)
+from sdegan.random_state import capture_rng_state, restore_rng_state
+from sdegan.training.instrumentation import EvaluationCounter, check_finite_gradients, offset_rng_by_rank
 from sdegan.errors import ConfigurationError
+from sdegan.paths import check_times
 
 __all__ = ["NeuralSDEModule"]
 
@@ -119,22 +115,38 @@ class NeuralSDEModule(pl.LightningModule):
         restore_rng_state(state)
 
     # ---------------------------------------------------------------- sampling
-    def _sample_batch(self, num_samples: int) -> torch.Tensor:
+    def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
+        """``num_samples`` paths at ``times`` (``(length,)`` or ``(num_samples, length)``)."""
         raise NotImplementedError
 
     @torch.no_grad()
-    def sample(self, num_samples: int, batch_size: int = 1024) -> torch.Tensor:
-        """``num_samples`` generated paths ``(num_samples, len(times), 1 + C)`` in the path format.
+    def sample(self, num_samples: int, times: torch.Tensor | None = None, batch_size: int = 1024) -> torch.Tensor:
+        """``num_samples`` generated paths ``(num_samples, length, 1 + C)`` in the path format.
 
-        Uses the evaluation networks (the SWA averages once averaging has started, for SDE-GANs);
-        drawn in chunks of ``batch_size`` to bound memory. Returned on the module's device.
+        Arguments:
+            num_samples: how many paths.
+            times: where to observe them: ``None`` for the datamodule's regular generation grid (the
+                ``times`` the module was built with), a 1-D tensor ``(length,)`` shared by every path, or a
+                2-D tensor ``(num_samples, length)`` of per-path strictly increasing observation times (e.g.
+                ``real[..., 0]``, to compare generated paths with real ones observed irregularly).
+                Channel 0 of the result equals ``times``.
+            batch_size: paths drawn per solve, to bound memory.
+
+        Uses the evaluation networks (the SWA averages once averaging has started, for SDE-GANs).
+        Returned on the module's device.
         """
         if num_samples < 1:
             raise ConfigurationError(f"num_samples must be positive, got {num_samples}")
+        times = self.times if times is None else times.to(self.times)
+        check_times(times, "sample times")
+        if times.ndim == 2 and times.size(0) != num_samples:
+            raise ConfigurationError(
+                f"per-path sample times must have shape (num_samples, length) = ({num_samples}, length), "
+                f"got {tuple(times.shape)}"
+            )
         chunks = []
-        remaining = num_samples
-        while remaining > 0:
-            size = min(batch_size, remaining)
-            chunks.append(self._sample_batch(size))
-            remaining -= size
+        for start in range(0, num_samples, batch_size):
+            size = min(batch_size, num_samples - start)
+            chunk_times = times if times.ndim == 1 else times[start : start + size]
+            chunks.append(self._sample_batch(size, chunk_times))
         return torch.cat(chunks)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytorch_lightning as pl
 import torch
 
-from sdegan.training.instrumentation import preserved_rng
+from sdegan.random_state import preserved_rng
 from sdegan.training.plots import sample_paths_figure
 from sdegan.errors import ConfigurationError
 
@@ -73,7 +73,7 @@ class SamplePlotCallback(pl.Callback):
         datamodule = _datamodule(trainer)
         real = datamodule.val_paths[: self.num_samples]
         with preserved_rng():
-            generated = pl_module.sample(self.num_samples).cpu()
+            generated = pl_module.sample(real.size(0), real[..., 0]).cpu()
         normaliser = datamodule.normaliser
         figure = sample_paths_figure(
             normaliser.inverse_transform(real.cpu()),
@@ -129,7 +129,7 @@ class GeneratorMetricsCallback(pl.Callback):
 
         real = _datamodule(trainer).val_paths[: self.val_samples].cpu()
         with preserved_rng():
-            generated = apply_missing_pattern(pl_module.sample(real.size(0)).cpu(), real)
+            generated = apply_missing_pattern(pl_module.sample(real.size(0), real[..., 0]).cpu(), real)
         value = signature_mmd(real, generated, **dataclasses.asdict(self.config.mmd))
         pl_module.log("val/mmd", value, prog_bar=True, sync_dist=True)
         if self.val_mmd_real is None:
@@ -144,7 +144,7 @@ class GeneratorMetricsCallback(pl.Callback):
         # trainer.test runs under inference mode; the metrics train small classifiers/predictors.
         with torch.inference_mode(False), torch.enable_grad(), preserved_rng():
             results = evaluate_generator(
-                lambda n: pl_module.sample(n).cpu(),
+                lambda n, times: pl_module.sample(n, times).cpu(),
                 datamodule.train_paths.cpu(),
                 datamodule.test_paths.cpu(),
                 self.config,

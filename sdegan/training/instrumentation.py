@@ -1,10 +1,10 @@
-"""Run-time bookkeeping shared by the training modules: function-evaluation counts, RNG state, checks."""
+"""Run-time bookkeeping shared by the training modules: function-evaluation counts, per-rank random streams,
+checks (saving and restoring random state: :mod:`sdegan.random_state`)."""
 
 from __future__ import annotations
 
-import contextlib
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -15,10 +15,7 @@ from sdegan.training.errors import NonFiniteLossError
 
 __all__ = [
     "EvaluationCounter",
-    "capture_rng_state",
     "offset_rng_by_rank",
-    "restore_rng_state",
-    "preserved_rng",
     "check_finite_loss",
     "check_finite_gradients",
 ]
@@ -50,31 +47,6 @@ class EvaluationCounter:
         return sum(self.counts.values())
 
 
-def capture_rng_state() -> dict[str, Any]:
-    """States of Python's, NumPy's and torch's (CPU and CUDA) global generators."""
-    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
-    # Plain tensors and Python scalars only, so checkpoints load with torch.load(weights_only=True).
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss),
-                  float(cached_gaussian)),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of :func:`capture_rng_state`."""
-    random.setstate(state["python"])
-    kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def offset_rng_by_rank(rank: int) -> None:
     """Give data-parallel process ``rank`` its own streams: ``seed_everything`` seeds every process
     alike, which would make all processes draw the same generator noise. Rank 0 keeps its streams."""
@@ -84,16 +56,6 @@ def offset_rng_by_rank(rank: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def preserved_rng() -> Iterator[None]:
-    """Run a block (validation, plotting) without changing the global random streams of training."""
-    state = capture_rng_state()
-    try:
-        yield
-    finally:
-        restore_rng_state(state)
 
 
 def check_finite_loss(loss: torch.Tensor, step: int, what: str) -> None:

@@ -9,7 +9,8 @@ import torch
 
 from sdegan.models import LatentSDEModel
 from sdegan.training.base import NeuralSDEModule
-from sdegan.training.instrumentation import check_finite_loss, preserved_rng
+from sdegan.random_state import preserved_rng
+from sdegan.training.instrumentation import check_finite_loss
 from sdegan.errors import ConfigurationError
 
 __all__ = ["LatentSDE"]
@@ -21,7 +22,8 @@ class LatentSDE(NeuralSDEModule):
     Loss per step: ``-(log_likelihood - beta * (kl_path + kl_initial))`` with ``beta`` rising linearly
     from ``kl_anneal_start`` to 1 over ``kl_anneal_steps`` steps (0 = no annealing). Logged:
     ``train/loss``, ``train/elbo`` (un-annealed), ``train/log_likelihood``, ``train/kl``,
-    ``train/kl_weight``; ``val/elbo``. :meth:`sample` draws from the prior (decoder means).
+    ``train/kl_weight``; ``val/elbo``. The likelihood is taken at each path's own observation times.
+    :meth:`sample` draws from the prior (decoder means).
 
     Arguments (beyond ``data_channels``, ``times``, ``solve_options`` given by the entry point):
         latent_size, context_size, hidden_size, width, depth, activation: network sizes.
@@ -67,8 +69,8 @@ class LatentSDE(NeuralSDEModule):
         start = self.hparams.kl_anneal_start
         return min(1.0, start + (1.0 - start) * self.global_step / steps)
 
-    def _sample_batch(self, num_samples: int) -> torch.Tensor:
-        return self.model.sample(self.times, num_samples, self.solve_options)
+    def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
+        return self.model.sample(times, num_samples, self.solve_options)
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -76,7 +78,7 @@ class LatentSDE(NeuralSDEModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = self.model.elbo_terms(batch, self.times, self.solve_options)
+        terms = self.model.elbo_terms(batch, self.solve_options)
         kl = terms["kl_path"] + terms["kl_initial"]
         beta = self.kl_weight()
         loss = -(terms["log_likelihood"] - beta * kl)
@@ -88,13 +90,8 @@ class LatentSDE(NeuralSDEModule):
         self.log("train/kl_weight", beta, on_step=True)
         return loss
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        super().on_train_batch_end(outputs, batch, batch_idx)
-        self.model.release_context()
-
     def _elbo(self, batch: torch.Tensor) -> torch.Tensor:
-        terms = self.model.elbo_terms(batch, self.times, self.solve_options)
-        self.model.release_context()
+        terms = self.model.elbo_terms(batch, self.solve_options)
         return terms["log_likelihood"] - terms["kl_path"] - terms["kl_initial"]
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:

@@ -32,7 +32,8 @@ def sample_paths_figure(
         real, generated: ``(batch, length, 1 + C)`` paths in the units to plot (NaN gaps allowed).
         channel: which value channel to show (0 = the first after time).
         num_paths: paths drawn per panel; the histograms use every path.
-        histogram_fractions: positions along the path (0 = first, 1 = last observation).
+        histogram_fractions: positions along the path (0 = first, 1 = last observation); with paths
+            observed at different times the marginal is over each path's observation at that position.
     """
     if not 0 <= channel < real.size(-1) - 1:
         raise ConfigurationError(f"channel must be in [0, {real.size(-1) - 2}], got {channel}")
@@ -64,7 +65,10 @@ def sample_paths_figure(
                   color="tab:blue", label="real")
         axes.hist(generated_values.numpy(), bins=bins, range=value_range, density=True, alpha=0.5,
                   color="tab:orange", label="generated")
-        axes.set_title(f"marginal at t = {real[0, index_real, 0].item():.3g}")
+        times = real[:, index_real, 0]
+        low, high = times.min().item(), times.max().item()
+        where = f"t = {low:.3g}" if low == high else f"observation {index_real} (t in [{low:.3g}, {high:.3g}])"
+        axes.set_title(f"marginal at {where}")
         axes.legend()
     if title:
         figure.suptitle(title)

@@ -12,7 +12,8 @@ from torch.optim.swa_utils import AveragedModel
 from sdegan.models import Discriminator, Generator, index_step
 from sdegan.nn import clip_linear_weights
 from sdegan.training.base import NeuralSDEModule
-from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss, preserved_rng
+from sdegan.random_state import preserved_rng
+from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss
 from sdegan.errors import ConfigurationError
 
 __all__ = ["SDEGAN", "LIPSCHITZ_METHODS"]
@@ -46,6 +47,10 @@ class SDEGAN(NeuralSDEModule):
     batches. From ``swa_start`` steps on (``None`` disables it), both networks are averaged with equal
     weights (:class:`torch.optim.swa_utils.AveragedModel`); validation, :meth:`sample` and saved
     checkpoints then use/hold the averages.
+
+    The generator always samples at the observation times of the real paths it is compared with
+    (each batch's own, which differ per path for irregular data), so time alone never tells real from
+    generated; ``times`` (the datamodule's generation grid) is what :meth:`sample` uses by default.
 
     Arguments (beyond ``data_channels``, ``times``, ``solve_options`` given by the entry point):
         lipschitz: ``"clip"`` or ``"gradient_penalty"``.
@@ -115,8 +120,8 @@ class SDEGAN(NeuralSDEModule):
         """The SWA-averaged discriminator once averaging has started, else the trained one."""
         return self.averaged_discriminator.module if self.averaging_started else self.discriminator
 
-    def _sample_batch(self, num_samples: int) -> torch.Tensor:
-        return self.evaluation_generator()(self.times, num_samples, self.solve_options)
+    def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
+        return self.evaluation_generator()(times, num_samples, self.solve_options)
 
     # ---------------------------------------------------------------- training
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -142,7 +147,7 @@ class SDEGAN(NeuralSDEModule):
         elif step % (self.hparams.critic_steps + 1) < self.hparams.critic_steps:
             loss = self._critic_backward(batch, step)
         else:
-            loss = self._generator_backward(batch.size(0), step)
+            loss = self._generator_backward(batch, step)
         check_finite_gradients(self.parameters(), step)
         optimizer.step()
         if self.lipschitz == "clip":
@@ -154,7 +159,7 @@ class SDEGAN(NeuralSDEModule):
         return loss.detach()
 
     def _clipped_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
-        fake = self.generator(self.times, real.size(0), self.solve_options)
+        fake = self.generator(real[..., 0], real.size(0), self.solve_options)
         loss = self._wasserstein(fake, real, self.discriminator)
         check_finite_loss(loss, step, "SDE-GAN loss D(fake) - D(real)")
         self.manual_backward(loss)
@@ -166,7 +171,7 @@ class SDEGAN(NeuralSDEModule):
 
     def _critic_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
         with torch.no_grad():
-            fake = self.generator(self.times, real.size(0), self.solve_options)
+            fake = self.generator(real[..., 0], real.size(0), self.solve_options)
         discriminator = self.discriminator
         real_coeffs, fake_coeffs = discriminator.coefficients(real), discriminator.coefficients(fake)
         wasserstein = (
@@ -183,8 +188,8 @@ class SDEGAN(NeuralSDEModule):
         self.log("train/gradient_penalty", penalty.detach(), on_step=True)
         return loss
 
-    def _generator_backward(self, num_samples: int, step: int) -> torch.Tensor:
-        fake = self.generator(self.times, num_samples, self.solve_options)
+    def _generator_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
+        fake = self.generator(real[..., 0], real.size(0), self.solve_options)
         loss = -self.discriminator(fake, self.discriminator_options).mean()
         check_finite_loss(loss, step, "generator loss -D(fake)")
         self.manual_backward(loss)
@@ -210,7 +215,7 @@ class SDEGAN(NeuralSDEModule):
 
     # ---------------------------------------------------------------- validation / test
     def _evaluation_loss(self, real: torch.Tensor) -> torch.Tensor:
-        fake = self.evaluation_generator()(self.times, real.size(0), self.solve_options)
+        fake = self.evaluation_generator()(real[..., 0], real.size(0), self.solve_options)
         return self._wasserstein(fake, real, self.evaluation_discriminator())
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:

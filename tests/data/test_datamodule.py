@@ -188,3 +188,45 @@ def test_bad_module_arguments(keyword, value):
     arguments = {"batch_size": 8, "seed": 1, keyword: value}
     with pytest.raises(ValueError, match=keyword):
         ArrayDataModule(random_raw(), **arguments)
+
+
+DATASET_CLASSES = ["OUDataModule", "WeightsDataModule", "AirQualityDataModule", "CSVDataModule"]
+
+
+@pytest.mark.parametrize("name", DATASET_CLASSES)
+def test_every_dataset_takes_the_shared_options_through_the_base(name):
+    import inspect
+    import typing
+
+    import sdegan.data as data
+
+    cls = getattr(data, name)
+    parameters = inspect.signature(cls.__init__).parameters
+    shared = set(typing.get_type_hints(data.DataModuleOptions))
+    assert shared == {"batch_size", "seed", "val_fraction", "test_fraction", "num_workers"}
+    assert shared.isdisjoint(parameters)  # declared once, in PathDataModule
+    assert parameters["options"].kind is inspect.Parameter.VAR_KEYWORD
+
+
+def test_shared_options_reach_the_base_with_per_dataset_default_batch_sizes(tmp_path):
+    from sdegan.data import CSVDataModule, OUDataModule, WeightsDataModule
+
+    ou = OUDataModule(num_paths=20, length=4, seed=2, val_fraction=0.2, test_fraction=0.3, num_workers=1)
+    assert (ou.batch_size, ou.seed, ou.val_fraction, ou.test_fraction, ou.num_workers) == (1024, 2, 0.2, 0.3, 1)
+    weights = WeightsDataModule(num_paths=8, length=3, seed=5, batch_size=4, cache_dir=None)
+    assert weights.batch_size == 4 and weights.generation_settings["seed"] == 5
+    assert CSVDataModule(path="example").batch_size == 256
+    with pytest.raises(ValueError, match="batch_size"):
+        OUDataModule(batch_size=0)
+    with pytest.raises(TypeError):
+        OUDataModule(batch_sizes=3)
+
+
+def test_irregular_paths_keep_their_own_times_and_the_generation_grid_is_regular():
+    from sdegan.data import CSVDataModule
+
+    datamodule = CSVDataModule(path="example", seed=0)
+    datamodule.setup()
+    times = datamodule.train_paths[..., 0]
+    assert not (times == times[:1]).all()  # the example's series are observed at different times
+    assert torch.equal(datamodule.times, torch.arange(times.size(1), dtype=torch.float32))

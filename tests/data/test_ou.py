@@ -10,7 +10,7 @@ import torch
 
 from sdegan.data import OUDataModule, simulate_time_dependent_ou
 from sdegan.data.ou import drop_entries
-from sdegan.data.paths import STREAM_DATA, seeded_rng, split_indices
+from sdegan.data.raw import STREAM_DATA, seeded_rng, split_indices
 from tests.data.fixtures import identical
 
 MU, THETA, SIGMA, LENGTH = 0.02, 0.1, 0.4, 64

@@ -18,7 +18,7 @@ LENGTH = 16
 def ou_sampler(level=0.0, length=LENGTH):
     """A 'generator' drawing from torch's global generator, as a model's sample() would."""
 
-    def sample(num_samples):
+    def sample(num_samples, times):
         return ou_paths(num_samples, length, seed=int(torch.randint(0, 2**31, ())), level=level)
 
     return sample
@@ -146,9 +146,10 @@ def test_bad_config_raises_clear_errors(config, message):
     "sample_fn, message",
     [
         (ou_sampler(length=LENGTH + 1), "same length"),
-        (lambda n: ou_paths(n, LENGTH, seed=0, channels=2), "same number of channels"),
-        (lambda n: ou_paths(n - 1, LENGTH, seed=0), "returned"),
-        (lambda n: ou_paths(n, LENGTH, seed=0)[..., 1], "3 dimensions"),
+        (lambda n, times: ou_paths(n, LENGTH, seed=0, channels=2), "same number of channels"),
+        (lambda n, times: ou_paths(n - 1, LENGTH, seed=0), "returned"),
+        (lambda n, times: ou_paths(n, LENGTH, seed=0)[..., 1], "3 dimensions"),
+        (lambda n, times: ou_paths(n, LENGTH, seed=0) * 2, "channel 0 is times"),
     ],
 )
 def test_bad_sampler_output_raises_clear_errors(sample_fn, message):

@@ -6,10 +6,7 @@ import torch
 import torchcde
 from torch import nn
 
-
-class LipSwish(nn.Module):
-    def forward(self, x):
-        return 0.909 * torch.nn.functional.silu(x)
+from sdegan.nn import LipSwish
 
 
 def mlp(in_size: int, out_size: int, width: int = 16, tanh: bool = True) -> nn.Sequential:
