@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sdegan.data.datamodule import PathDataModule
+from sdegan.data.normaliser import MAX_VALUE_MAGNITUDE, VALUE_RANGE_RULE
 from sdegan.data.paths import RawPaths, random_subset
 from sdegan.errors import DataError, MissingFileError
 
@@ -93,10 +94,12 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
         raise DataError(f"malformed CSV {label}: {error}") from error
     missing = [column for column in TIME_COLUMNS + list(channels) if column not in frame.columns]
     if missing:
-        raise DataError(
-            f"malformed CSV {label}: missing column(s) {missing}; found {list(frame.columns)}. "
-            "Expected the UCI PRSA format: No,year,month,day,hour,PM2.5,...,station"
+        fix = (
+            f"choose dataset.channels from the numeric columns {[c for c in NUMERIC_COLUMNS if c in frame.columns]}"
+            if all(column in frame.columns for column in TIME_COLUMNS)
+            else "expected the UCI PRSA format: No,year,month,day,hour,PM2.5,...,station"
         )
+        raise DataError(f"malformed CSV {label}: missing column(s) {missing}; found {list(frame.columns)}; {fix}")
     if len(frame) == 0:
         raise DataError(f"malformed CSV {label}: no data rows")
     for column in TIME_COLUMNS + list(channels):
@@ -109,6 +112,13 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
             raise DataError(
                 f"malformed CSV {label}: column {column!r} has non-numeric value {frame[column].iloc[row]!r} "
                 f"in data row {row + 1} (missing values must be written NA)"
+            )
+        out_of_range = numeric.notna() & ~(numeric.abs() <= MAX_VALUE_MAGNITUDE)
+        if out_of_range.any():
+            row = int(np.flatnonzero(out_of_range.to_numpy())[0])
+            raise DataError(
+                f"CSV {label}: column {column!r} has value {numeric.iloc[row]:g} in data row {row + 1}; "
+                f"{VALUE_RANGE_RULE}; correct it or write NA (a missing value)"
             )
         frame[column] = numeric
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +143,112 @@ def test_wrong_path(tmp_path):
         ("patient,t,heart_rate\np1,0,60\np1,1,60,70,80\n", "malformed CSV"),
         (
             "patient,time,heart_rate\np1,0,60\n",
-            r"missing column\(s\) \['t'\]; its columns are \['patient', 'time', 'heart_rate'\]",
+            r"no column 't' \(dataset.time_column\); its columns are \['patient', 'time', 'heart_rate'\]: "
+            r"set dataset.time_column=time$",
+        ),
+        (
+            "id,t,heart_rate\np1,0,60\n",
+            r"no column 'patient' \(dataset.id_column\); its columns are \['id', 't', 'heart_rate'\]: set "
+            r"dataset.id_column=id \(or dataset.format=wide",
+        ),
+        (
+            "a,b,c\n1,0,60\n",
+            r"no column 'patient' \(dataset.id_column\); its columns are \['a', 'b', 'c'\]: set "
+            r"dataset.id_column=<one of them>",
         ),
         (
             "patient,t,heart_rate\np1,0,60\np1,1,fast\n",
-            "column 'heart_rate' has non-numeric value 'fast' in data row 2",
+            r"column 'heart_rate' has non-numeric value 'fast' in data row 2 \(series 'p1'\) .*"
+            r"if 'heart_rate' is not a channel, list the channels with dataset.value_columns=\[...\]",
         ),
         ("patient,t,heart_rate\np1,0,60\np1,,61\n", "time column 't' is empty in data row 2"),
-        ("patient,t,heart_rate\np1,0,60\np1,noon,61\n", "time column 't' holds neither numbers nor ISO 8601"),
+        (
+            "patient,t,heart_rate\np1,0,60\np1,noon,61\n",
+            "time column 't' holds neither numbers nor ISO 8601 .*write times as numbers or as e.g. "
+            "2013-03-01T13:00, or set dataset.time_column",
+        ),
+        ("patient,t,heart_rate\np1,0,60\np1,inf,61\n", "time column 't' has value inf in data row 2; times must be finite"),
         ("patient,t,heart_rate\np1,0,60\n,1,61\n", "series id column 'patient' is empty in data row 2"),
         ("patient,t\np1,0\n", r"no value columns besides \['patient', 't'\]"),
     ],
 )
 def test_malformed_csv(tmp_path, text, message):
+    """Each message names the file, the row and the setting or edit that fixes it."""
     with pytest.raises(ValueError, match=message):
         make_module(write(tmp_path / "bad.csv", text)).setup()
+
+
+def test_missing_value_columns_name_the_setting(tmp_path):
+    path = write(tmp_path / "v.csv", "patient,t,heart_rate\np1,0,60\n")
+    with pytest.raises(ValueError, match=r"no column 'pulse' \(dataset.value_columns\).*set dataset.value_columns="):
+        make_module(path, value_columns=["pulse"]).setup()
+
+
+def test_wide_file_read_as_long_suggests_the_format(tmp_path):
+    path = write(tmp_path / "w.csv", "time,sensor_a,sensor_b\n0,1,2\n1,3,4\n")
+    with pytest.raises(ValueError, match=r"set dataset.id_column=<one of them> \(or dataset.format=wide"):
+        CSVDataModule(path=str(path), batch_size=1, seed=0).setup()
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e300", "-4e38"])
+def test_values_out_of_float32_range_are_refused_at_load_in_every_split(tmp_path, value):
+    """Every series (so every split: train, val and test) is checked when the file is read."""
+    original = long_csv(tmp_path).read_text().splitlines()
+    for series in range(10):
+        lines = list(original)
+        row = 8 * series + 3  # data row of the series' fourth observation
+        lines[row] = ",".join(lines[row].split(",")[:3] + [value])
+        path = write(tmp_path / f"bad{series}.csv", "\n".join(lines) + "\n")
+        message = (
+            rf"CSV '.*bad{series}.csv': column 'temperature' has value {re.escape(f'{float(value):g}')} in data row "
+            rf"{row} \(series 'p{series}'\); values must be finite numbers of magnitude at most 3.4e\+38 \(paths are "
+            r"stored in float32\); correct the cell or leave it empty"
+        )
+        with pytest.raises(ValueError, match=message):
+            make_module(path).setup()
+
+
+def test_an_extreme_train_value_that_would_squash_the_channel_is_refused(tmp_path):
+    path = long_csv(tmp_path, num_series=30)
+    module = make_module(path, seed=0)
+    module.setup()
+    train_series = _train_series(module)
+    lines = path.read_text().splitlines()
+    row = 8 * train_series + 2
+    cells = lines[row].split(",")
+    lines[row] = ",".join(cells[:3] + ["1e38"])
+    write(path, "\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"channel 'temperature' cannot be normalised meaningfully: a few extreme "
+                       r"train values \(largest magnitude 1e\+38\).*the other values would be a constant"):
+        make_module(path, seed=0).setup()
+
+
+def _train_series(module: CSVDataModule) -> int:
+    """Index of a series whose path is in the train split (each series is one path here)."""
+    raw = module.load_raw()
+    train_times = module.train_paths[..., 0].double()
+    for index, times in enumerate(torch.as_tensor(raw.times)):
+        if bool(((train_times - times).abs().amax(dim=1) < 1e-5).any()):
+            return index
+    raise AssertionError("no train series found")
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_an_extreme_held_out_value_is_refused_at_setup(tmp_path, split):
+    path = long_csv(tmp_path, num_series=30)
+    module = make_module(path, seed=0)
+    module.setup()
+    raw = module.load_raw()
+    held_out = getattr(module, f"{split}_paths")[0, :, 0].double()
+    series = next(i for i, t in enumerate(torch.as_tensor(raw.times)) if bool((t - held_out).abs().max() < 1e-5))
+    lines = path.read_text().splitlines()
+    row = 8 * series + 2
+    cells = lines[row].split(",")
+    lines[row] = ",".join(cells[:3] + ["1e38"])
+    write(path, "\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"channel 'temperature' has value 1e\+38, .* train standard deviations from "
+                       r"the train mean .*; at most 1e\+06 can be modelled"):
+        make_module(path, seed=0).setup()
 
 
 def test_non_increasing_times(tmp_path):
