@@ -193,12 +193,9 @@ def test_wide_file_read_as_long_suggests_the_format(tmp_path):
 @pytest.mark.parametrize("value", ["inf", "-inf", "1e300", "-4e38"])
 def test_values_out_of_float32_range_are_refused_at_load_in_every_split(tmp_path, value):
     """Every series (so every split: train, val and test) is checked when the file is read."""
-    original = long_csv(tmp_path).read_text().splitlines()
     for series in range(10):
-        lines = list(original)
         row = 8 * series + 3  # data row of the series' fourth observation
-        lines[row] = ",".join(lines[row].split(",")[:3] + [value])
-        path = write(tmp_path / f"bad{series}.csv", "\n".join(lines) + "\n")
+        path = with_temperature(long_csv(tmp_path), row, value, tmp_path / f"bad{series}.csv")
         message = (
             rf"CSV '.*bad{series}.csv': column 'temperature' has value {re.escape(f'{float(value):g}')} in data row "
             rf"{row} \(series 'p{series}'\); values must be finite numbers of magnitude at most 3.4e\+38 \(paths are "
@@ -208,47 +205,41 @@ def test_values_out_of_float32_range_are_refused_at_load_in_every_split(tmp_path
             make_module(path).setup()
 
 
-def test_an_extreme_train_value_that_would_squash_the_channel_is_refused(tmp_path):
-    path = long_csv(tmp_path, num_series=30)
-    module = make_module(path, seed=0)
-    module.setup()
-    train_series = _train_series(module)
+def with_temperature(path: Path, row: int, value: str, output: Path) -> Path:
+    """A copy of the :func:`long_csv` file at ``output`` whose data row ``row`` has temperature ``value``."""
     lines = path.read_text().splitlines()
-    row = 8 * train_series + 2
-    cells = lines[row].split(",")
-    lines[row] = ",".join(cells[:3] + ["1e38"])
-    write(path, "\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"channel 'temperature' cannot be normalised meaningfully: a few extreme "
-                       r"train values \(largest magnitude 1e\+38\).*the other values would be a constant"):
-        make_module(path, seed=0).setup()
+    lines[row] = ",".join(lines[row].split(",")[:3] + [value])
+    return write(output, "\n".join(lines) + "\n")
 
 
-def _train_series(module: CSVDataModule) -> int:
-    """Index of a series whose path is in the train split (each series is one path here)."""
+def series_in_split(module: CSVDataModule, split: str) -> int:
+    """Index of a series whose path is in ``split`` (each series is one path here)."""
     raw = module.load_raw()
-    train_times = module.train_paths[..., 0].double()
+    split_times = getattr(module, f"{split}_paths")[..., 0].double()
     for index, times in enumerate(torch.as_tensor(raw.times)):
-        if bool(((train_times - times).abs().amax(dim=1) < 1e-5).any()):
+        if bool(((split_times - times).abs().amax(dim=1) < 1e-5).any()):
             return index
-    raise AssertionError("no train series found")
+    raise AssertionError(f"no series found in the {split} split")
 
 
-@pytest.mark.parametrize("split", ["val", "test"])
-def test_an_extreme_held_out_value_is_refused_at_setup(tmp_path, split):
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        ("train", r"channel 'temperature' cannot be normalised meaningfully: a few extreme train values \(largest "
+                  r"magnitude 1e\+38\).*the other values would be a constant"),
+        ("val", r"channel 'temperature' has value 1e\+38, .* train standard deviations from the train mean .*; at most "
+                r"1e\+06 can be modelled"),
+        ("test", r"channel 'temperature' has value 1e\+38, .* train standard deviations from the train mean"),
+    ],
+)
+def test_an_extreme_value_is_refused_at_setup_with_the_reason(tmp_path, split, message):
+    """1e38 fits float32, but in train it squashes the channel to a constant and held out it overflows."""
     path = long_csv(tmp_path, num_series=30)
     module = make_module(path, seed=0)
     module.setup()
-    raw = module.load_raw()
-    held_out = getattr(module, f"{split}_paths")[0, :, 0].double()
-    series = next(i for i, t in enumerate(torch.as_tensor(raw.times)) if bool((t - held_out).abs().max() < 1e-5))
-    lines = path.read_text().splitlines()
-    row = 8 * series + 2
-    cells = lines[row].split(",")
-    lines[row] = ",".join(cells[:3] + ["1e38"])
-    write(path, "\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"channel 'temperature' has value 1e\+38, .* train standard deviations from "
-                       r"the train mean .*; at most 1e\+06 can be modelled"):
-        make_module(path, seed=0).setup()
+    bad = with_temperature(path, 8 * series_in_split(module, split) + 2, "1e38", tmp_path / "extreme.csv")
+    with pytest.raises(ValueError, match=message):
+        make_module(bad, seed=0).setup()
 
 
 def test_non_increasing_times(tmp_path):

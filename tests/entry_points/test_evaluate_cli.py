@@ -43,7 +43,6 @@ def test_irregular_csv_checkpoint_takes_dataset_overrides():
     shutil.copy(csv, moved)
     metrics = evaluate(checkpoint, f"dataset.path={moved}", "dataset.num_paths=200")
     assert set(metrics) >= {"test/mmd", "test/classification", "test/prediction_tstr", "test/prediction_trtr"}
-    assert metrics == evaluate(checkpoint, f"dataset.path={moved}", "dataset.num_paths=200")  # deterministic
 
 
 def test_air_quality_checkpoint_takes_dataset_overrides():

@@ -15,7 +15,9 @@ from hydra import compose, initialize_config_dir
 from sdegan.data.air_quality import POLLUTANTS
 from sdegan.data.example_csv import write_example_csv
 from sdegan.evaluate import CONFIG_DIR, load_trained_run
-from sdegan.sample import generate, to_data_units
+from sdegan.errors import ConfigurationError
+from sdegan.sample import generate
+from sdegan.sample import sample as write_samples_of
 from sdegan.training.base import NeuralSDEModule
 from tests.data.fixtures import REPOSITORY, real_air_quality_archive
 from tests.entry_points.tiny_runs import (
@@ -128,19 +130,31 @@ def test_real_air_quality_trains_evaluates_and_samples(tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["num_samples=0", "output=s.csv"], "sdegan-sample: num_samples must be a positive integer, got 0"),
-        (["num_samples=many", "output=s.csv"], "sdegan-sample: num_samples must be a positive integer, got 'many'"),
-        (["num_samples=3", "output=s.txt"], "sdegan-sample: output=s.txt must end in one of ['.csv', '.npz']"),
-        (["num_samples=3"], "sdegan-sample: output=... is required: the file to write, ending in .csv or .npz"),
-        (["output=s.csv"], "sdegan-sample: num_samples=... is required: how many paths to generate"),
-        (["num_samples=3", "output=s.csv", "dataset.pathh=x"], "sdegan-sample: dataset.pathh is not a setting"),
+        (["num_samples=0", "output=s.csv"], "num_samples must be a positive integer, got 0"),
+        (["num_samples=many", "output=s.csv"], "num_samples must be a positive integer, got 'many'"),
+        (["num_samples=true", "output=s.csv"], "num_samples must be a positive integer, got True"),
+        (["num_samples=3", "output=s.txt"], "output=s.txt must end in one of ['.csv', '.npz']"),
+        (["num_samples=3", "output=."], "output=. must end in one of ['.csv', '.npz']"),
+        (["num_samples=3"], "output=... is required: the file to write, ending in .csv or .npz"),
+        (["output=s.csv"], "num_samples=... is required: how many paths to generate"),
+        (["num_samples=3", "output=s.csv", "++dataset.pathh=x"], "dataset.pathh is not a setting of this checkpoint's"),
     ],
 )
-def test_bad_arguments_get_one_line(arguments, message, tmp_path):
+def test_bad_arguments_are_input_errors(arguments, message):
     checkpoint, _ = regular_csv_checkpoint("sde_gan")
-    result = run("sdegan-sample", [f"checkpoint={checkpoint}", *arguments, f"hydra.run.dir={tmp_path}"], cwd=tmp_path)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("sample", overrides=[f"checkpoint={checkpoint}", *arguments])
+    with pytest.raises(ConfigurationError) as error:
+        write_samples_of(cfg, arguments)
+    assert str(error.value).startswith(message)
+
+
+def test_bad_arguments_get_one_line(tmp_path):
+    checkpoint, _ = regular_csv_checkpoint("sde_gan")
+    result = run("sdegan-sample", [f"checkpoint={checkpoint}", "num_samples=-2", "output=s.csv",
+                                   f"hydra.run.dir={tmp_path}"], cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(message)
+    assert result.stderr.strip().splitlines()[-1] == "sdegan-sample: num_samples must be a positive integer, got -2"
 
 
 def test_missing_checkpoint_gets_one_line(tmp_path):
