@@ -110,6 +110,8 @@ def use_normaliser(datamodule: PathDataModule, state: dict[str, Any]) -> None:
         original = fitted.inverse_transform(getattr(datamodule, f"{split}_paths").double())
         original[..., 0] *= time_factor
         setattr(datamodule, f"{split}_paths", normaliser.transform(original).float())
+    datamodule.times = datamodule.times * time_factor  # the generation grid and solver step in the same unit
+    datamodule.dt = datamodule.dt * time_factor
     datamodule.normaliser = normaliser
 
 

@@ -87,6 +87,7 @@ def test_use_normaliser_expresses_the_data_in_the_saved_units(tmp_path):
     expected = modules[0].test_paths[..., 1:].double() * 10 + torch.as_tensor((9 * saved.mean + 5) / saved.std)
     torch.testing.assert_close(rebuilt.test_paths[..., 1:].double(), expected, rtol=1e-5, atol=1e-4, equal_nan=True)
     torch.testing.assert_close(rebuilt.test_paths[..., 0], 4 * before[..., 0])  # times in the saved unit
+    assert rebuilt.dt == 4.0 and rebuilt.times.tolist() == [4.0 * k for k in range(12)]
     same = modules[0].train_paths.clone()
     use_normaliser(modules[0], saved.state_dict())
     assert torch.equal(modules[0].train_paths.nan_to_num(), same.nan_to_num())  # the same data: bitwise unchanged

@@ -10,13 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
+from sdegan.data import CSVDataModule
 from sdegan.data.air_quality import POLLUTANTS
 from sdegan.data.example_csv import write_example_csv
-from sdegan.evaluate import CONFIG_DIR, load_trained_run
+from sdegan.evaluate import CONFIG_DIR, TrainedRun, load_trained_run
 from sdegan.errors import ConfigurationError
-from sdegan.sample import generate
+from sdegan.sample import generate, to_data_units
 from sdegan.sample import sample as write_samples_of
 from sdegan.training.base import NeuralSDEModule
 from tests.data.fixtures import REPOSITORY, real_air_quality_archive
@@ -28,6 +31,7 @@ from tests.entry_points.tiny_runs import (
     run,
     temporary_folder,
     tiny_checkpoint,
+    write_regular_csv,
 )
 
 MODELS_TAKE_TIMES = "times" in inspect.signature(NeuralSDEModule.sample).parameters
@@ -98,12 +102,11 @@ def test_irregular_samples_take_real_observation_patterns(tmp_path):
     message = sample(checkpoint, 20, tmp_path / "s.npz")
     assert "observation times of train paths" in message
     data = pd.read_csv(csv)
-    patterns = {tuple(np.round(rows["time"].to_numpy() - rows["time"].iloc[0], 4))
-                for _, rows in data.groupby("series_id")}
+    patterns = np.stack([rows["time"].to_numpy() - rows["time"].iloc[0] for _, rows in data.groupby("series_id")])
     with np.load(tmp_path / "s.npz") as stored:
         assert stored["time"].shape == (20, 48) and (stored["pattern_index"] >= 0).all()
         for times in stored["time"]:  # in the file's own time unit, each the pattern of a real series
-            assert tuple(np.round(times, 4)) in patterns
+            assert np.abs(patterns - times).max(axis=1).min() < 1e-4
         assert len({tuple(times) for times in stored["time"]}) > 1
 
 
@@ -162,3 +165,43 @@ def test_missing_checkpoint_gets_one_line(tmp_path):
                                    f"hydra.run.dir={tmp_path}"], cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "nowhere.ckpt does not exist" in result.stderr
+
+
+class ContractModel(torch.nn.Module):
+    """Stands in for a model under the sampling contract: ``sample(n, times)`` returns ``(n, length, 1 + C)`` with
+    channel 0 = the given times (the grid when None) and zeros (the train mean once de-normalised) as values."""
+
+    def __init__(self, grid: torch.Tensor, channels: int) -> None:
+        super().__init__()
+        self.register_buffer("times", grid)
+        self.channels = channels
+        self.requested: torch.Tensor | None = None
+
+    def sample(self, num_samples: int, times: torch.Tensor | None = None) -> torch.Tensor:
+        self.requested = times
+        times = self.times.expand(num_samples, -1) if times is None else times
+        return torch.cat([times[..., None], torch.zeros(*times.shape, self.channels)], dim=-1)
+
+
+def test_irregular_generation_asks_for_train_observation_patterns(tmp_path):
+    csv = write_example_csv(tmp_path / "irregular.csv")
+    module = CSVDataModule(path=str(csv), batch_size=8, seed=0)
+    module.setup()
+    trained = TrainedRun(ContractModel(module.times, 1), module, OmegaConf.create({}))
+    paths, pattern = generate(trained, 30, seed=2)
+    assert trained.model.requested.shape == (30, 48) and (pattern >= 0).all() and len(set(pattern)) > 1
+    assert torch.equal(trained.model.requested, module.train_paths[torch.as_tensor(pattern), :, 0])
+    times, values = to_data_units(paths, module.normaliser)
+    data = pd.read_csv(csv)
+    patterns = np.stack([rows["time"].to_numpy() - rows["time"].iloc[0] for _, rows in data.groupby("series_id")])
+    for row in times:  # the file's own time unit: each is the pattern of a real series
+        assert np.abs(patterns - row).max(axis=1).min() < 1e-4
+    np.testing.assert_allclose(values, module.normaliser.mean[0])
+    again, same_pattern = generate(trained, 30, seed=2)
+    assert np.array_equal(pattern, same_pattern)
+    regular = CSVDataModule(path=str(write_regular_csv(tmp_path / "regular.csv")), id_column="patient",
+                            time_column="t", batch_size=8, seed=0)
+    regular.setup()
+    on_grid = TrainedRun(ContractModel(regular.times, 2), regular, OmegaConf.create({}))
+    _, pattern = generate(on_grid, 4, seed=0)
+    assert on_grid.model.requested is None and (pattern == -1).all()
