@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sdegan.data.datamodule import PathDataModule
-from sdegan.data.normaliser import MAX_VALUE_MAGNITUDE, VALUE_RANGE_RULE
+from sdegan.data.normaliser import VALUE_RANGE_RULE, first_out_of_range
 from sdegan.data.paths import RawPaths, random_subset
 from sdegan.errors import DataError, MissingFileError
 
@@ -113,9 +113,8 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
                 f"malformed CSV {label}: column {column!r} has non-numeric value {frame[column].iloc[row]!r} "
                 f"in data row {row + 1} (missing values must be written NA)"
             )
-        out_of_range = numeric.notna() & ~(numeric.abs() <= MAX_VALUE_MAGNITUDE)
-        if out_of_range.any():
-            row = int(np.flatnonzero(out_of_range.to_numpy())[0])
+        row = first_out_of_range(numeric.to_numpy(dtype=np.float64))
+        if row is not None:
             raise DataError(
                 f"CSV {label}: column {column!r} has value {numeric.iloc[row]:g} in data row {row + 1}; "
                 f"{VALUE_RANGE_RULE}; correct it or write NA (a missing value)"

@@ -25,7 +25,7 @@ import pandas as pd
 
 from sdegan.data.datamodule import PathDataModule
 from sdegan.data.example_csv import EXAMPLE_PATH_KEYWORD, write_example_csv
-from sdegan.data.normaliser import MAX_VALUE_MAGNITUDE, VALUE_RANGE_RULE, Normaliser
+from sdegan.data.normaliser import VALUE_RANGE_RULE, Normaliser, first_out_of_range
 from sdegan.data.paths import RawPaths, random_subset
 from sdegan.errors import DataError, MissingFileError
 
@@ -90,9 +90,8 @@ def _numeric(frame: pd.DataFrame, column: str, label: str, series: pd.Series | N
             "channel, list the channels with dataset.value_columns=[...])"
         )
     values = converted.to_numpy(dtype=np.float64)
-    out_of_range = ~np.isnan(values) & ~(np.abs(values) <= MAX_VALUE_MAGNITUDE)
-    if out_of_range.any():
-        row = int(np.flatnonzero(out_of_range)[0])
+    row = first_out_of_range(values)
+    if row is not None:
         raise DataError(
             f"CSV {label}: column {column!r} has value {values[row]:g} in data row {row + 1}{_in_series(series, row)}; "
             f"{VALUE_RANGE_RULE}; correct the cell or leave it empty (a missing value)"
@@ -142,7 +141,9 @@ class CSVDataModule(PathDataModule):
 
     ``times`` (the generation grid) is the common train grid; when times are irregular it is ``0, 1, ...,
     length - 1`` with the automatic time unit, else a uniform grid over the mean train span (see
-    :meth:`PathDataModule.generation_times`); ``dt`` is its smallest spacing.
+    :meth:`PathDataModule.generation_times`); ``dt`` is its smallest spacing. After loading, ``time_unit`` is
+    the file's time per unit of the paths' time channel (``time_scale`` or the automatic one), kept in the
+    normaliser so that ``sdegan-sample`` writes times in the file's unit.
 
     Arguments:
         path: the CSV file, or ``"example"`` for the generated example.

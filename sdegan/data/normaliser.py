@@ -30,6 +30,13 @@ MAX_NORMALISED_MAGNITUDE = 1e6
 ROBUST_SPREAD_FACTOR = 1.4826  # median absolute deviation x this = standard deviation, for normal data
 
 
+def first_out_of_range(values: np.ndarray) -> int | None:
+    """Index of the first entry of 1-D ``values`` that is neither missing (NaN) nor within the value range
+    (finite, magnitude at most :data:`MAX_VALUE_MAGNITUDE`), or None; loaders name its file and row."""
+    bad = ~np.isnan(values) & ~(np.abs(values) <= MAX_VALUE_MAGNITUDE)
+    return int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+
 class Normaliser:
     """Maps values to ``(value - mean) / std`` per channel; the time channel (0) is never touched.
 
