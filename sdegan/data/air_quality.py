@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sdegan.data.datamodule import DataModuleOptions, PathDataModule
+from sdegan.data.normaliser import VALUE_RANGE_RULE, first_out_of_range
 from sdegan.data.raw import RawPaths, random_subset
 from sdegan.errors import DataError, MissingFileError
 
@@ -94,10 +95,12 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
         raise DataError(f"malformed CSV {label}: {error}") from error
     missing = [column for column in TIME_COLUMNS + list(channels) if column not in frame.columns]
     if missing:
-        raise DataError(
-            f"malformed CSV {label}: missing column(s) {missing}; found {list(frame.columns)}. "
-            "Expected the UCI PRSA format: No,year,month,day,hour,PM2.5,...,station"
+        fix = (
+            f"choose dataset.channels from the numeric columns {[c for c in NUMERIC_COLUMNS if c in frame.columns]}"
+            if all(column in frame.columns for column in TIME_COLUMNS)
+            else "expected the UCI PRSA format: No,year,month,day,hour,PM2.5,...,station"
         )
+        raise DataError(f"malformed CSV {label}: missing column(s) {missing}; found {list(frame.columns)}; {fix}")
     if len(frame) == 0:
         raise DataError(f"malformed CSV {label}: no data rows")
     for column in TIME_COLUMNS + list(channels):
@@ -110,6 +113,12 @@ def parse_station_csv(content: bytes, label: str, channels: Sequence[str]) -> pd
             raise DataError(
                 f"malformed CSV {label}: column {column!r} has non-numeric value {frame[column].iloc[row]!r} "
                 f"in data row {row + 1} (missing values must be written NA)"
+            )
+        row = first_out_of_range(numeric.to_numpy(dtype=np.float64))
+        if row is not None:
+            raise DataError(
+                f"CSV {label}: column {column!r} has value {numeric.iloc[row]:g} in data row {row + 1}; "
+                f"{VALUE_RANGE_RULE}; correct it or write NA (a missing value)"
             )
         frame[column] = numeric
     try:

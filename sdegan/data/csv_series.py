@@ -26,6 +26,7 @@ import pandas as pd
 
 from sdegan.data.datamodule import DataModuleOptions, PathDataModule
 from sdegan.data.example_csv import EXAMPLE_PATH_KEYWORD, write_example_csv
+from sdegan.data.normaliser import VALUE_RANGE_RULE, Normaliser, first_out_of_range
 from sdegan.data.raw import RawPaths, random_subset
 from sdegan.errors import DataError, MissingFileError
 
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 FORMATS = ("long", "wide")
 SPLIT_BY = ("window", "series")
+TIME_WORDS = ("time", "date", "hour", "day")  # a column name holding one of these likely holds times
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -47,22 +49,59 @@ def _read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], label: str) -> None:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise DataError(f"malformed CSV {label}: missing column(s) {missing}; its columns are {list(frame.columns)}")
+def _require_columns(frame: pd.DataFrame, wanted: dict[str, Sequence[str]], label: str) -> None:
+    """Every column of ``wanted`` (config key -> column names) exists, else an error naming the setting to change."""
+    present = [str(column) for column in frame.columns]
+    for key, columns in wanted.items():
+        missing = [column for column in columns if column not in frame.columns]
+        if not missing:
+            continue
+        guess = _guess_column(frame, key)
+        if key == "value_columns":
+            setting = "dataset.value_columns=[<some of them>] (or null for every other column)"
+        else:
+            setting = f"dataset.{key}={guess}" if guess else f"dataset.{key}=<one of them>"
+        hint = " (or dataset.format=wide for a time column plus one column per series)" if key == "id_column" else ""
+        raise DataError(
+            f"malformed CSV {label}: no column {missing[0]!r} (dataset.{key}); its columns are {present}: "
+            f"set {setting}{hint}"
+        )
 
 
-def _numeric(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
+def _guess_column(frame: pd.DataFrame, key: str) -> str | None:
+    """A likely column for ``id_column`` (text, not time-like) or ``time_column`` (time-like name), else None."""
+    names = [str(column) for column in frame.columns]
+    time_like = [name for name in names if any(word in name.lower() for word in TIME_WORDS) or name.lower() == "t"]
+    if key == "time_column":
+        return time_like[0] if time_like else None
+    if key == "id_column":
+        text = [name for name in names if name not in time_like and not pd.api.types.is_numeric_dtype(frame[name])]
+        return text[0] if text else None
+    return None
+
+
+def _numeric(frame: pd.DataFrame, column: str, label: str, series: pd.Series | None) -> np.ndarray:
     converted = pd.to_numeric(frame[column], errors="coerce")
     bad = converted.isna() & frame[column].notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
             f"malformed CSV {label}: column {column!r} has non-numeric value {frame[column].iloc[row]!r} in data "
-            f"row {row + 1} (leave missing values empty or write NA)"
+            f"row {row + 1}{_in_series(series, row)} (leave missing values empty or write NA; if {column!r} is not a "
+            "channel, list the channels with dataset.value_columns=[...])"
         )
-    return converted.to_numpy(dtype=np.float64)
+    values = converted.to_numpy(dtype=np.float64)
+    row = first_out_of_range(values)
+    if row is not None:
+        raise DataError(
+            f"CSV {label}: column {column!r} has value {values[row]:g} in data row {row + 1}{_in_series(series, row)}; "
+            f"{VALUE_RANGE_RULE}; correct the cell or leave it empty (a missing value)"
+        )
+    return values
+
+
+def _in_series(series: pd.Series | None, row: int) -> str:
+    return "" if series is None else f" (series {str(series.iloc[row])!r})"
 
 
 def _times(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
@@ -71,13 +110,19 @@ def _times(frame: pd.DataFrame, column: str, label: str) -> np.ndarray:
         raise DataError(f"malformed CSV {label}: time column {column!r} is empty in data row {row + 1}")
     if pd.api.types.is_numeric_dtype(frame[column]):
         times = frame[column].to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(times)):
+            row = int(np.flatnonzero(~np.isfinite(times))[0])
+            raise DataError(f"CSV {label}: time column {column!r} has value {times[row]:g} in data row {row + 1}; "
+                            "times must be finite numbers")
     else:
-        try:
-            stamps = pd.to_datetime(frame[column], format="ISO8601")
-        except (ValueError, TypeError) as error:
+        stamps = pd.to_datetime(frame[column], format="ISO8601", errors="coerce")
+        if stamps.isna().any():
+            row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
             raise DataError(
-                f"malformed CSV {label}: time column {column!r} holds neither numbers nor ISO 8601 datetimes ({error})"
-            ) from error
+                f"malformed CSV {label}: time column {column!r} holds neither numbers nor ISO 8601 datetimes: data row "
+                f"{row + 1} has {frame[column].iloc[row]!r}; write times as numbers or as e.g. 2013-03-01T13:00, or "
+                "set dataset.time_column to the column that holds them"
+            )
         times = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds().to_numpy() / 3600.0
     return times
 
@@ -97,7 +142,9 @@ class CSVDataModule(PathDataModule):
 
     ``times`` (the generation grid) is the common train grid; when times are irregular it is ``0, 1, ...,
     length - 1`` with the automatic time unit, else a uniform grid over the mean train span (see
-    :meth:`PathDataModule.generation_times`); ``dt`` is its smallest spacing.
+    :meth:`PathDataModule.generation_times`); ``dt`` is its smallest spacing. After loading, ``time_unit`` is
+    the file's time per unit of the paths' time channel (``time_scale`` or the automatic one), kept in the
+    normaliser so that ``sdegan-sample`` writes times in the file's unit.
 
     Arguments:
         path: the CSV file, or ``"example"`` for the generated example.
@@ -169,12 +216,14 @@ class CSVDataModule(PathDataModule):
             frame = _read_table(path)
         label = repr(str(path))
         key_columns = [self.id_column, self.time_column] if self.format == "long" else [self.time_column]
-        _require_columns(frame, key_columns + (self.value_columns or []), label)
+        wanted = {"time_column": [self.time_column], "value_columns": self.value_columns or []}
+        _require_columns(frame, {"id_column": [self.id_column], **wanted} if self.format == "long" else wanted, label)
         value_columns = self.value_columns or [column for column in frame.columns if column not in key_columns]
         if not value_columns:
             raise DataError(f"malformed CSV {label}: no value columns besides {key_columns}")
         times = _times(frame, self.time_column, label)
-        values = np.stack([_numeric(frame, column, label) for column in value_columns], axis=-1)
+        series = frame[self.id_column] if self.format == "long" else None
+        values = np.stack([_numeric(frame, column, label, series) for column in value_columns], axis=-1)
         if self.format == "wide":
             _check_increasing(times, "(all columns)", label)
             return list(value_columns), [times] * len(value_columns), list(values.T[..., None]), ["value"]
@@ -202,6 +251,10 @@ class CSVDataModule(PathDataModule):
             return np.arange(train_times.shape[1], dtype=np.float64)
         return super().generation_times(train_times)
 
+    def fit_normaliser(self, train: RawPaths) -> Normaliser:
+        """Per-channel train statistics (the default), recording the time unit so outputs can restore it."""
+        return Normaliser.fit(train.values, train.channel_names, time_unit=self.time_unit)
+
     def load_raw(self) -> RawPaths:
         ids, series_times, series_values, channel_names = self.read_series()
         lengths = [len(times) for times in series_times]
@@ -227,7 +280,8 @@ class CSVDataModule(PathDataModule):
                 for start in range(0, length - self.window_length + 1, self.window_stride)
             ]
         times = np.stack([series_times[i][a:b] - series_times[i][a] for i, a, b in windows])
-        times = times / (self.time_scale or self.mean_spacing(times))
+        self.time_unit = self.time_scale or self.mean_spacing(times)
+        times = times / self.time_unit
         values = np.stack([series_values[i][a:b] for i, a, b in windows])
         groups = np.array([i for i, _, _ in windows]) if self.split_by == "series" else None
         raw = RawPaths(times, values, channel_names, groups)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 AIR_QUALITY_HEADER = (
@@ -16,6 +19,34 @@ AIR_QUALITY_HEADER = (
 WIND_DIRECTIONS = ["N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW"]
 STATION_FILE = "PRSA_Data_{station}_20130301-20170228.csv"
 ARCHIVE_FOLDER = "PRSA_Data_20130301-20170228"
+REAL_ARCHIVE = "PRSA2017_Data_20130301-20170228.zip"
+SHARED_DATA_VARIABLE = "SDEGAN_SHARED_DATA"
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def shared_data_folders() -> list[Path]:
+    """Where the project's shared data may be: ``$SDEGAN_SHARED_DATA``, then ``<checkout>/../shared/data`` for this
+    checkout and, when it is a git worktree, for the main checkout it belongs to (its ``../shared`` differs)."""
+    folders = [Path(os.environ[SHARED_DATA_VARIABLE])] if os.environ.get(SHARED_DATA_VARIABLE) else []
+    checkouts = [REPOSITORY]
+    try:
+        common = subprocess.run(
+            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            cwd=REPOSITORY, capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.strip()
+        checkouts.append(Path(common).parent)
+    except (OSError, subprocess.SubprocessError):
+        pass  # not a git checkout (an unpacked release): only its own ../shared
+    return folders + [checkout.parent / "shared" / "data" for checkout in checkouts]
+
+
+def real_air_quality_archive() -> Path:
+    """The real Beijing archive (docs/data.md) from the shared data folder; skips the calling test when absent,
+    as on a user's fresh clone (it is never committed)."""
+    for folder in shared_data_folders():
+        if (folder / REAL_ARCHIVE).is_file():
+            return folder / REAL_ARCHIVE
+    pytest.skip(f"the real {REAL_ARCHIVE} is not in {[str(folder) for folder in shared_data_folders()]}")
 
 
 def air_quality_rows(station: str, days: int, missing_fraction: float, seed: int) -> list[str]:

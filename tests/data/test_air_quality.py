@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from sdegan.data import AirQualityDataModule, split_indices
 from sdegan.data.air_quality import NUMERIC_COLUMNS, POLLUTANTS
-from tests.data.fixtures import STATION_FILE, identical, write_air_quality_fixture
+from tests.data.fixtures import STATION_FILE, identical, real_air_quality_archive, write_air_quality_fixture
 
 STATIONS = ("Aotizhongxin", "Changping", "Dingling")
 
@@ -206,3 +207,62 @@ def test_num_paths_takes_a_seeded_subset(tmp_path):
     assert chosen == sorted(chosen) and np.array_equal(subset.groups, full.groups[chosen])
     with pytest.raises(ValueError, match=r"num_paths must be null or an integer in \[1, 60\], got 61"):
         make_module(archive, num_paths=61).setup()
+
+
+def test_values_out_of_float32_range_are_refused_naming_file_station_and_row(tmp_path):
+    directory = write_air_quality_fixture(tmp_path, days=3, as_zip=False, stations=("Dongsi", "Tiantan", "Wanliu"))
+    for station, value in (("Dongsi", "inf"), ("Tiantan", "1e300"), ("Wanliu", "-1e39")):
+        file = directory / STATION_FILE.format(station=station)
+        good = file.read_text()
+        lines = good.splitlines()
+        cells = lines[30].split(",")
+        cells[10] = value  # O3 of data row 30
+        file.write_text("\n".join(lines[:30] + [",".join(cells)] + lines[31:]) + "\n")
+        message = (
+            rf"CSV .*PRSA_Data_{station}_20130301-20170228.csv: column 'O3' has value {re.escape(f'{float(value):g}')} "
+            r"in data row 30; values must be finite numbers of magnitude at most 3.4e\+38 .*write NA"
+        )
+        with pytest.raises(ValueError, match=message):
+            make_module(directory).setup()
+        file.write_text(good)
+
+
+def test_a_missing_channel_column_names_the_columns_to_choose_from(tmp_path):
+    directory = write_air_quality_fixture(tmp_path, days=3, as_zip=False, stations=("Dongsi",))
+    file = directory / STATION_FILE.format(station="Dongsi")
+    file.write_text(file.read_text().replace('"SO2",', '"SO_2",', 1))
+    message = r"missing column\(s\) \['SO2'\].*choose dataset.channels from the numeric columns \['PM2.5', 'PM10', 'NO2'"
+    with pytest.raises(ValueError, match=message):
+        make_module(directory).setup()
+
+
+# ------------------------------------------------------------------------------------ the real UCI archive
+@pytest.fixture(scope="module")
+def real_module() -> AirQualityDataModule:
+    """The framework's default choices on the real archive (skipped where the archive is absent)."""
+    module = make_module(real_air_quality_archive(), batch_size=256)
+    module.setup()
+    return module
+
+
+def test_real_archive_default_windows_and_split(real_module):
+    """The figures docs/data.md quotes for the real data under the default config."""
+    raw = real_module.load_raw()
+    assert raw.values.shape == (16639, 24, 6) and real_module.num_dropped_windows == 893
+    assert len(raw.values) + real_module.num_dropped_windows == 12 * 1461  # 12 stations x 1461 days
+    assert [len(p) for p in (real_module.train_paths, real_module.val_paths, real_module.test_paths)] == [
+        13295, 1672, 1672]
+    assert real_module.channel_names == POLLUTANTS and real_module.times.tolist() == list(range(24))
+    missing = np.isnan(raw.values).mean(axis=(0, 1))
+    assert np.all(missing < 0.025)  # after dropping windows with > 50% of a channel missing
+    assert np.all(np.mean(np.isnan(raw.values), axis=1) <= 0.5)
+
+
+def test_real_archive_split_is_by_day_and_statistics_by_train_only(real_module):
+    raw = real_module.load_raw()
+    train, val, test = split_indices(len(raw.values), 0.1, 0.1, seed=0, groups=raw.groups)
+    days = [set(raw.groups[index]) for index in (train, val, test)]
+    assert days[0].isdisjoint(days[1]) and days[0].isdisjoint(days[2]) and days[1].isdisjoint(days[2])
+    flat = raw.values[train].reshape(-1, 6)
+    np.testing.assert_allclose(real_module.normaliser.mean, np.nanmean(flat, axis=0), rtol=1e-9)
+    np.testing.assert_allclose(real_module.normaliser.std, np.nanstd(flat, axis=0, ddof=1), rtol=1e-9)

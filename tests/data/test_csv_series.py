@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +143,103 @@ def test_wrong_path(tmp_path):
         ("patient,t,heart_rate\np1,0,60\np1,1,60,70,80\n", "malformed CSV"),
         (
             "patient,time,heart_rate\np1,0,60\n",
-            r"missing column\(s\) \['t'\]; its columns are \['patient', 'time', 'heart_rate'\]",
+            r"no column 't' \(dataset.time_column\); its columns are \['patient', 'time', 'heart_rate'\]: "
+            r"set dataset.time_column=time$",
+        ),
+        (
+            "id,t,heart_rate\np1,0,60\n",
+            r"no column 'patient' \(dataset.id_column\); its columns are \['id', 't', 'heart_rate'\]: set "
+            r"dataset.id_column=id \(or dataset.format=wide",
+        ),
+        (
+            "a,b,c\n1,0,60\n",
+            r"no column 'patient' \(dataset.id_column\); its columns are \['a', 'b', 'c'\]: set "
+            r"dataset.id_column=<one of them>",
         ),
         (
             "patient,t,heart_rate\np1,0,60\np1,1,fast\n",
-            "column 'heart_rate' has non-numeric value 'fast' in data row 2",
+            r"column 'heart_rate' has non-numeric value 'fast' in data row 2 \(series 'p1'\) .*"
+            r"if 'heart_rate' is not a channel, list the channels with dataset.value_columns=\[...\]",
         ),
         ("patient,t,heart_rate\np1,0,60\np1,,61\n", "time column 't' is empty in data row 2"),
-        ("patient,t,heart_rate\np1,0,60\np1,noon,61\n", "time column 't' holds neither numbers nor ISO 8601"),
+        (
+            "patient,t,heart_rate\np1,0,60\np1,noon,61\n",
+            "time column 't' holds neither numbers nor ISO 8601 .*write times as numbers or as e.g. "
+            "2013-03-01T13:00, or set dataset.time_column",
+        ),
+        ("patient,t,heart_rate\np1,0,60\np1,inf,61\n", "time column 't' has value inf in data row 2; times must be finite"),
         ("patient,t,heart_rate\np1,0,60\n,1,61\n", "series id column 'patient' is empty in data row 2"),
         ("patient,t\np1,0\n", r"no value columns besides \['patient', 't'\]"),
     ],
 )
 def test_malformed_csv(tmp_path, text, message):
+    """Each message names the file, the row and the setting or edit that fixes it."""
     with pytest.raises(ValueError, match=message):
         make_module(write(tmp_path / "bad.csv", text)).setup()
+
+
+def test_missing_value_columns_name_the_setting(tmp_path):
+    path = write(tmp_path / "v.csv", "patient,t,heart_rate\np1,0,60\n")
+    with pytest.raises(ValueError, match=r"no column 'pulse' \(dataset.value_columns\).*set dataset.value_columns="):
+        make_module(path, value_columns=["pulse"]).setup()
+
+
+def test_wide_file_read_as_long_suggests_the_format(tmp_path):
+    path = write(tmp_path / "w.csv", "time,sensor_a,sensor_b\n0,1,2\n1,3,4\n")
+    with pytest.raises(ValueError, match=r"set dataset.id_column=<one of them> \(or dataset.format=wide"):
+        CSVDataModule(path=str(path), batch_size=1, seed=0).setup()
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e300", "-4e38"])
+def test_values_out_of_float32_range_are_refused_at_load_in_every_split(tmp_path, value):
+    """Every series (so every split: train, val and test) is checked when the file is read."""
+    for series in range(10):
+        row = 8 * series + 3  # data row of the series' fourth observation
+        path = with_temperature(long_csv(tmp_path), row, value, tmp_path / f"bad{series}.csv")
+        message = (
+            rf"CSV '.*bad{series}.csv': column 'temperature' has value {re.escape(f'{float(value):g}')} in data row "
+            rf"{row} \(series 'p{series}'\); values must be finite numbers of magnitude at most 3.4e\+38 \(paths are "
+            r"stored in float32\); correct the cell or leave it empty"
+        )
+        with pytest.raises(ValueError, match=message):
+            make_module(path).setup()
+
+
+def with_temperature(path: Path, row: int, value: str, output: Path) -> Path:
+    """A copy of the :func:`long_csv` file at ``output`` whose data row ``row`` has temperature ``value``."""
+    lines = path.read_text().splitlines()
+    lines[row] = ",".join(lines[row].split(",")[:3] + [value])
+    return write(output, "\n".join(lines) + "\n")
+
+
+def series_in_split(module: CSVDataModule, split: str) -> int:
+    """Index of a series whose path is in ``split`` (each series is one path here)."""
+    raw = module.load_raw()
+    split_times = getattr(module, f"{split}_paths")[..., 0].double()
+    for index, times in enumerate(torch.as_tensor(raw.times)):
+        if bool(((split_times - times).abs().amax(dim=1) < 1e-5).any()):
+            return index
+    raise AssertionError(f"no series found in the {split} split")
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        ("train", r"channel 'temperature' cannot be normalised meaningfully: a few extreme train values \(largest "
+                  r"magnitude 1e\+38\).*the other values would be a constant"),
+        ("val", r"channel 'temperature' has value 1e\+38, .* train standard deviations from the train mean .*; at most "
+                r"1e\+06 can be modelled"),
+        ("test", r"channel 'temperature' has value 1e\+38, .* train standard deviations from the train mean"),
+    ],
+)
+def test_an_extreme_value_is_refused_at_setup_with_the_reason(tmp_path, split, message):
+    """1e38 fits float32, but in train it squashes the channel to a constant and held out it overflows."""
+    path = long_csv(tmp_path, num_series=30)
+    module = make_module(path, seed=0)
+    module.setup()
+    bad = with_temperature(path, 8 * series_in_split(module, split) + 2, "1e38", tmp_path / "extreme.csv")
+    with pytest.raises(ValueError, match=message):
+        make_module(bad, seed=0).setup()
 
 
 def test_non_increasing_times(tmp_path):

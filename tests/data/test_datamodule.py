@@ -230,3 +230,33 @@ def test_irregular_paths_keep_their_own_times_and_the_generation_grid_is_regular
     times = datamodule.train_paths[..., 0]
     assert not (times == times[:1]).all()  # the example's series are observed at different times
     assert torch.equal(datamodule.times, torch.arange(times.size(1), dtype=torch.float32))
+
+
+def test_normaliser_state_round_trips_with_its_time_unit():
+    fitted = Normaliser.fit(random_raw().values, ["c0", "c1"], time_unit=0.25)
+    restored = Normaliser.from_state_dict(fitted.state_dict())
+    assert restored.state_dict() == fitted.state_dict() and restored.time_unit == 0.25
+    older = {key: value for key, value in fitted.state_dict().items() if key != "time_unit"}
+    assert Normaliser.from_state_dict(older).time_unit == 1.0  # checkpoints written before the time unit
+
+
+def test_values_that_squash_normalisation_are_refused_with_the_reason():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((100, 10, 1))
+    Normaliser.fit(values, ["x"])  # ordinary data
+    heavy = values.copy()
+    heavy[0, 0, 0] = 1e5  # an outlier 1e5 spreads away: normalised, the rest still varies by ~3e-4
+    Normaliser.fit(heavy, ["x"])
+    heavy[0, 0, 0] = 1e9  # the rest would vary by ~3e-8, below float32 resolution at its level
+    with pytest.raises(ValueError, match=r"channel 'x' cannot be normalised meaningfully: .*largest magnitude 1e\+09"):
+        Normaliser.fit(heavy, ["x"])
+    mostly_zero = np.where(rng.random((100, 10, 1)) < 0.9, 0.0, rng.exponential(size=(100, 10, 1)))
+    Normaliser.fit(mostly_zero, ["rain"])  # median absolute deviation 0 (like RAIN): no robust spread to compare
+
+
+def test_held_out_values_far_outside_the_train_range_are_refused():
+    normaliser = Normaliser([0.0], [2.0], ["x"])
+    paths = torch.tensor([[[0.0, 1.0], [1.0, 2e6]], [[0.0, 1.0], [1.0, 3e6]]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"path 1, observation 1: channel 'x' has value 3e\+06, 1.5e\+06 train standard"):
+        normaliser.transform(paths)
+    assert normaliser.transform(paths[:1]).shape == (1, 2, 2)
