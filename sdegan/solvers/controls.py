@@ -8,6 +8,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from sdegan.errors import ConfigurationError
 from sdegan.solvers.grid import StepGrid
 
 
@@ -50,7 +51,22 @@ class PathControl(Control):
         return self.increments[n]
 
 
-def path_increments(path, grid: StepGrid) -> Tensor:
-    """Increments of a torchcde-style path (anything with ``evaluate(t)``) over every step of ``grid``."""
-    values = torch.stack([path.evaluate(t) for t in grid.times_tensor])
+def path_values(path, times: Tensor, batch: int) -> Tensor:
+    """Values of a torchcde-style path at ``times`` from one vectorised evaluation, ``(len(times), batch, channels)``.
+
+    ``path.evaluate`` must accept a 1-D tensor of times (every torchcde interpolation does) and return
+    ``(batch, len(times), channels)``.
+    """
+    values = path.evaluate(times)
+    if values.dim() != 3 or values.shape[:2] != (batch, times.numel()):
+        raise ConfigurationError(
+            f"path.evaluate(times) for {times.numel()} times must have shape (batch={batch}, {times.numel()}, "
+            f"channels) (a torchcde interpolation), got {tuple(values.shape)}."
+        )
+    return values.transpose(0, 1)
+
+
+def path_increments(path, grid: StepGrid, batch: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Increments ``X(t_{n+1}) - X(t_n)`` of a torchcde-style path over every step of ``grid``, one evaluation."""
+    values = path_values(path, grid.times_on(dtype, device), batch)
     return values[1:] - values[:-1]

@@ -15,7 +15,7 @@ from sdegan.solvers.grid import StepGrid
 
 def _solve(solver: Solver, y0: Tensor, grid: StepGrid, control: Control) -> tuple[Tensor, tuple]:
     """Steps over the grid; returns the solution at the output times and the final solver state."""
-    times = grid.times_tensor.unbind(0)  # indexed once: a tensor index per step would cost an op each
+    times = grid.times_on(y0.dtype, y0.device).unbind(0)  # indexed once: a tensor index per step costs an op
     state = solver.initial_state(times[0], y0)
     outputs = [y0]
     output_steps = set(grid.output_steps[1:])
@@ -72,7 +72,7 @@ class _ReversibleSolve(torch.autograd.Function):
         want_dx = ctx.has_path and ctx.needs_input_grad[4]
         path_grads = torch.zeros_like(saved[ctx.num_terminal]) if want_dx else None
 
-        times = grid.times_tensor.unbind(0)
+        times = grid.times_on(grad_outputs.dtype, grad_outputs.device).unbind(0)
         output_grads = dict(zip(grid.output_steps, grad_outputs.unbind(0)))
         with torch.no_grad():
             carry = solver.backward_start(times[-1], terminal, output_grads[grid.num_steps])
