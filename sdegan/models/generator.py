@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 from torch import nn
 
-from sdegan import solvers
-from sdegan.models.solve_options import sde_solve_kwargs
+from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.nn import MLP
 
 __all__ = ["Generator", "GeneratorVectorField"]
@@ -89,14 +86,16 @@ class Generator(nn.Module):
                 parameter.mul_(vector_field_scale)
 
     def forward(
-        self, times: torch.Tensor, num_samples: int, solve_options: Mapping[str, Any]
+        self, times: torch.Tensor, num_samples: int, solve_options: SolveOptions
     ) -> torch.Tensor:
-        """Sample ``num_samples`` paths on ``times``; returns ``(num_samples, len(times), 1 + C)``."""
+        """Sample ``num_samples`` paths on ``times``; returns ``(num_samples, len(times), 1 + C)``.
+
+        ``solve_options``: the run's SDE spec for ``times`` (or a solve-options dict)."""
         noise = torch.randn(
             num_samples, self.initial_noise_size, device=times.device, dtype=times.dtype
         )
         x0 = self.initial(noise)
-        xs = solvers.sdeint(self.vector_field, x0, times, **sde_solve_kwargs(solve_options))
+        xs = solve(solve_options, "sde", self.vector_field, x0, times)
         values = self.readout(xs).transpose(0, 1)
         time_channel = times.view(1, -1, 1).expand(num_samples, -1, 1)
         return torch.cat([time_channel, values], dim=-1)

@@ -11,15 +11,12 @@ with every solver and gradient method of ``sdegan.solvers``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 from torch import nn
 
-from sdegan import solvers
 from sdegan.models.paths import check_paths
-from sdegan.models.solve_options import sde_solve_kwargs
+from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.nn import MLP
 from sdegan.errors import ConfigurationError
 
@@ -188,7 +185,7 @@ class LatentSDEModel(nn.Module):
         return self.observation_log_std.exp() + self.min_observation_std
 
     def elbo_terms(
-        self, paths: torch.Tensor, times: torch.Tensor, solve_options: Mapping[str, Any]
+        self, paths: torch.Tensor, times: torch.Tensor, solve_options: SolveOptions
     ) -> dict[str, torch.Tensor]:
         """Masked Gaussian log-likelihood and KL terms of a batch of paths observed on ``times``.
 
@@ -213,9 +210,7 @@ class LatentSDEModel(nn.Module):
         y0 = torch.cat([z0, torch.zeros_like(z0[:, :1])], dim=1)
         # The context is not a parameter of the SDE module: declare it so that adjoint and reversible
         # backward passes propagate gradients into the encoder.
-        ys = solvers.sdeint(
-            self.posterior, y0, times, adjoint_params=(context,), **sde_solve_kwargs(solve_options)
-        )
+        ys = solve(solve_options, "sde", self.posterior, y0, times, adjoint_params=(context,))
         zs, kl_path = ys[..., :-1].transpose(0, 1), ys[-1, :, -1]
         predicted = self.decoder(zs)
         log_likelihood = masked_gaussian_log_likelihood(paths[..., 1:], predicted, self.observation_std())
@@ -230,13 +225,13 @@ class LatentSDEModel(nn.Module):
         self.posterior.context = self.posterior.times = None
 
     def sample(
-        self, times: torch.Tensor, num_samples: int, solve_options: Mapping[str, Any]
+        self, times: torch.Tensor, num_samples: int, solve_options: SolveOptions
     ) -> torch.Tensor:
         """Paths ``(num_samples, len(times), 1 + C)`` from the prior; values are decoder means."""
         std = self.prior_initial_log_std.exp()
         z0 = self.prior_initial_mean + std * torch.randn(
             num_samples, self.latent_size, device=times.device, dtype=times.dtype
         )
-        zs = solvers.sdeint(self.prior, z0, times, **sde_solve_kwargs(solve_options))
+        zs = solve(solve_options, "sde", self.prior, z0, times)
         values = self.decoder(zs.transpose(0, 1))
         return torch.cat([times.view(1, -1, 1).expand(num_samples, -1, 1), values], dim=-1)

@@ -1,40 +1,77 @@
-"""Split the run's ``solve_options`` into keyword arguments for ``sdeint`` and ``cdeint``."""
+"""The run's ``solve_options`` (a plain dict, as built by ``sdegan.builders.build_solve_options``) turned into
+the :class:`~sdegan.solvers.SolveSpec` of each problem the run solves, and one solve call for the models
+that accepts either (a spec: no validation, the precomputed grid; a dict: validated and gridded per call).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional, Sequence, Union
+
+import torch
+from torch import nn
 
 from sdegan.errors import ConfigurationError
+from sdegan.solvers import SolveSpec
 
-__all__ = ["sde_solve_kwargs", "cde_solve_kwargs", "SOLVE_OPTION_KEYS"]
+__all__ = ["SOLVE_OPTION_KEYS", "check_solve_options", "solve_spec", "solve", "SolveOptions"]
 
 SOLVE_OPTION_KEYS = (
-    "method", "gradient", "brownian", "brownian_tol", "dt", "coupling", "rtol", "atol", "norm"
+    "method", "gradient", "brownian", "brownian_tol", "dt", "grid_policy", "coupling", "rtol", "atol", "norm"
 )
-_SDE_KEYS = ("method", "gradient", "brownian", "brownian_tol", "dt", "coupling")
-_CDE_KEYS = ("method", "gradient", "dt", "coupling", "rtol", "atol", "norm")
+_PROBLEM_KEYS = {
+    "sde": ("method", "gradient", "brownian", "brownian_tol", "dt", "grid_policy", "coupling"),
+    "cde": ("method", "gradient", "dt", "grid_policy", "coupling", "rtol", "atol", "norm"),
+}
+SolveOptions = Union[Mapping[str, Any], SolveSpec]
 
 
-def _checked(options: Mapping[str, Any]) -> dict[str, Any]:
+def check_solve_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``options``; raises ConfigurationError for unknown keys or a missing method/gradient."""
     unknown = set(options) - set(SOLVE_OPTION_KEYS)
     if unknown:
-        raise ConfigurationError(
-            f"unknown solve option(s) {sorted(unknown)}; valid keys: {list(SOLVE_OPTION_KEYS)}"
-        )
+        raise ConfigurationError(f"unknown solve option(s) {sorted(unknown)}; valid keys: {list(SOLVE_OPTION_KEYS)}")
     for key in ("method", "gradient"):
         if key not in options:
             raise ConfigurationError(f"solve_options must contain {key!r}; got keys {sorted(options)}")
     return dict(options)
 
 
-def sde_solve_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for :func:`sdegan.solvers.sdeint` (adaptive-only keys dropped)."""
-    options = _checked(options)
-    return {key: options[key] for key in _SDE_KEYS if options.get(key) is not None}
+def solve_spec(
+    problem: str, options: Mapping[str, Any], times: Optional[torch.Tensor] = None, equation: Any = None
+) -> SolveSpec:
+    """The spec of one ``problem`` (``"sde"`` or ``"cde"``) of the run, its grid precomputed for ``times``.
+
+    ``equation`` (an SDE module or class with ``sde_type``/``noise_type``) checks the method against the SDE
+    now. Keys that do not apply to the problem are dropped (the Brownian keys for CDEs; tolerances and the
+    adjoint norm for SDEs, whose methods are all fixed-step).
+    """
+    options = check_solve_options(options)
+    kwargs = {key: options[key] for key in _PROBLEM_KEYS[problem] if options.get(key) is not None}
+    if problem == "sde" and equation is not None:
+        kwargs.update(sde_type=equation.sde_type, noise_type=equation.noise_type)
+    return SolveSpec.build(problem, times=times, **kwargs)
 
 
-def cde_solve_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for :func:`sdegan.solvers.cdeint` (Brownian keys are SDE-only)."""
-    options = _checked(options)
-    return {key: options[key] for key in _CDE_KEYS if options.get(key) is not None}
+def solve(
+    options: SolveOptions,
+    problem: str,
+    function: nn.Module,
+    initial: torch.Tensor,
+    times: torch.Tensor,
+    path: Any = None,
+    adjoint_params: Sequence[torch.Tensor] = (),
+    path_coefficients: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Solves with a run's spec (on its precomputed grid, which must be that of ``times``; a spec built
+    without times solves on ``times``) or with an options dict (validated and gridded for this call).
+
+    ``path_coefficients``: the tensor a CDE's path was built from; the continuous adjoint of adaptive methods
+    needs it listed to differentiate through the path.
+    """
+    spec = options if isinstance(options, SolveSpec) else solve_spec(problem, options, times)
+    if (path_coefficients is not None and path_coefficients.requires_grad and spec.gradient == "adjoint"
+            and spec.info.adaptive):
+        adjoint_params = (*adjoint_params, path_coefficients)
+    ts = None if spec.grid is not None else times
+    return spec.solve(function, initial, path, ts=ts, adjoint_params=adjoint_params)

@@ -78,7 +78,8 @@ def check_choice(
             f"{sde_type} SDEs with gradient={gradient!r}: {', '.join(others)}."
         )
     if noise_type is not None and noise_type not in info.noise_types:
-        others = [name for name, row in table.items() if noise_type in row.noise_types and gradient in row.gradients]
+        others = [name for name, row in table.items() if noise_type in row.noise_types and gradient in row.gradients
+                  and (sde_type is None or sde_type in row.sde_types)]
         raise ConfigurationError(
             f"method={method!r} does not handle noise_type={noise_type!r} (it handles {', '.join(info.noise_types)});"
             f" valid methods: {', '.join(others)}."

@@ -5,7 +5,7 @@ import torch
 import torchcde
 
 from sdegan.models import check_paths, fill_missing_linear
-from sdegan.models.solve_options import cde_solve_kwargs, sde_solve_kwargs
+from sdegan.models.solve_options import solve_spec
 
 
 def _paths_with_gaps(seed=0, batch=6, length=9, channels=2):
@@ -55,13 +55,12 @@ def test_check_paths_messages():
 
 
 def test_solve_options_split_between_sde_and_cde():
-    options = {"method": "reversible_heun", "gradient": "reversible", "brownian": "interval", "dt": 1.0,
-               "coupling": None, "rtol": 1e-3}
-    assert sde_solve_kwargs(options) == {"method": "reversible_heun", "gradient": "reversible",
-                                         "brownian": "interval", "dt": 1.0}
-    assert cde_solve_kwargs(options) == {"method": "reversible_heun", "gradient": "reversible",
-                                         "dt": 1.0, "rtol": 1e-3}
+    options = {"method": "reversible_heun", "gradient": "reversible", "brownian": "tree", "dt": 1.0,
+               "coupling": None, "norm": "default"}
+    sde = solve_spec("sde", options)
+    assert (sde.method, sde.gradient, sde.brownian, sde.dt) == ("reversible_heun", "reversible", "tree", 1.0)
+    assert solve_spec("cde", options).brownian is None  # the Brownian keys are SDE-only
     with pytest.raises(ValueError, match="valid keys"):
-        sde_solve_kwargs({**options, "step": 1})
+        solve_spec("sde", {**options, "step": 1})
     with pytest.raises(ValueError, match="'method'"):
-        cde_solve_kwargs({"gradient": "direct"})
+        solve_spec("cde", {"gradient": "direct"})
