@@ -9,13 +9,15 @@ here on the same grid as the forward pass). All three agree to round-off on ever
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Optional, Sequence
 
+import torch
 from torch import Tensor
 
 from sdegan.solvers.backends import Backend, MethodInfo
 from sdegan.solvers.base import Solver
-from sdegan.solvers.controls import BrownianControl, NoControl, PathControl, path_increments
+from sdegan.solvers.controls import BrownianControl, NoControl, PathControl
 from sdegan.solvers.grid import StepGrid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
 from sdegan.solvers.reversible_heun import ReversibleHeun
@@ -69,22 +71,24 @@ class SdeganBackend(Backend):
                      for name, cls in PLAIN_SOLVERS.items()]
         return rows
 
-    def _integrate(self, spec, solver: Solver, y0: Tensor, grid: StepGrid, control, increments) -> Tensor:
+    def _integrate(self, spec, solver: Solver, y0: Tensor, grid: StepGrid, control, tensors=()) -> Tensor:
         if spec.gradient == "direct":
             return integrate_direct(solver, y0, grid, control)
-        return integrate_reversible(solver, y0, grid, control, increments)
+        return integrate_reversible(solver, y0, grid, control, tensors)
 
     def solve_sde(self, spec, field, y0: Tensor, grid: StepGrid, brownian: Any) -> Tensor:
         solver = make_solver(spec.method, field, spec.coupling)
-        return self._integrate(spec, solver, y0, grid, BrownianControl(brownian, grid), None)
+        return self._integrate(spec, solver, y0, grid, BrownianControl(brownian, grid))
 
     def solve_cde(self, spec, field, z0: Tensor, path: Any, grid: StepGrid, adjoint_params: Sequence[Tensor]) -> Tensor:
-        increments = path_increments(path, grid, z0.size(0), z0.dtype, z0.device)
-        field.expect_state(z0, increments.size(-1))
         solver = make_solver(spec.method, field, spec.coupling)
-        return self._integrate(spec, solver, z0, grid, PathControl(increments), increments)
+        reversible = spec.gradient != "direct"
+        with torch.no_grad() if reversible else contextlib.nullcontext():  # reversible: recomputed in backward
+            control = PathControl(path, grid, solver.control_fractions(), z0.size(0), z0.dtype, z0.device)
+        field.expect_state(z0, control.channels)
+        return self._integrate(spec, solver, z0, grid, control, control.differentiable_tensors() if reversible else ())
 
     def solve_ode(self, spec, field, y0: Tensor, grid: StepGrid, adjoint_params: Sequence[Tensor]) -> Tensor:
         field.expect_state(y0)
         solver = make_solver(spec.method, field, spec.coupling)
-        return self._integrate(spec, solver, y0, grid, NoControl(), None)
+        return self._integrate(spec, solver, y0, grid, NoControl())
