@@ -32,8 +32,8 @@ def test_sde_gradients_agree_on_non_dyadic_grids(method, ts, dt):
     grads = {gradient: _gradients(lambda: sdeint(sde, y0, ts, method=method, gradient=gradient, brownian=bm, dt=dt),
                                   inputs)
              for gradient in ("direct", "reversible", "adjoint")}
-    # before: reversible Heun's adjoint (torchsde's adjoint_reversible_heun on torchsde's grid) was 3.2e-2 off
-    # with ts = arange(9), dt = 0.1, and 5e-4 off on the linspace grid
+    # before: reversible Heun's adjoint (torchsde's adjoint_reversible_heun on torchsde's grid) was 8.3e-4 off
+    # here with ts = arange(9), dt = 0.1, and 4.0e-4 on the linspace grid; the others were refused
     assert _max_relative_difference(grads["adjoint"], grads["direct"]) <= 1e-9
     assert _max_relative_difference(grads["reversible"], grads["direct"]) <= 1e-9
 
