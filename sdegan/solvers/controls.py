@@ -159,8 +159,8 @@ class PathControl(Control):
         if self.uses_increments:
             values = path_values(self.path.evaluate, times, self.batch)
             return values[1:] - values[:-1]
-        steps = torch.tensor(self.grid.step_sizes, dtype=self.dtype, device=self.device)
-        fractions = torch.tensor(self.fractions, dtype=self.dtype, device=self.device)
+        steps = self.grid.constant(self.grid.step_sizes, self.dtype, self.device)
+        fractions = self.grid.constant(self.fractions, self.dtype, self.device)
         stage_times = (times[:-1, None] + fractions * steps[:, None]).flatten()
         derivatives = path_values(self.path.derivative, stage_times, self.batch)
         derivatives = derivatives.view(len(steps), len(fractions), self.batch, -1)

@@ -49,10 +49,15 @@ class StepGrid:
 
     def times_on(self, dtype: torch.dtype, device: torch.device) -> Tensor:
         """``times`` as a tensor (what vector fields receive), built once per dtype and device."""
-        key = (dtype, torch.device(device))
+        return self.constant(self.times, dtype, device)
+
+    def constant(self, values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+        """``values`` (the grid's times, step sizes, a solver's stage fractions) as a tensor, copied to the
+        device once per dtype and device, so repeated solves on this grid make no host-to-device copies."""
+        key = (values, dtype, torch.device(device))
         tensor = self._tensors.get(key)
         if tensor is None:
-            tensor = self._tensors[key] = torch.tensor(self.times, dtype=dtype, device=device)
+            tensor = self._tensors[key] = torch.tensor(values, dtype=dtype, device=device)
         return tensor
 
     def knots_on_grid(self, knots: Sequence[float], eps: float) -> bool:

@@ -77,3 +77,56 @@ def test_cde_and_ode_shape_contracts_name_the_shapes(method):
 class OneTooMany(torch.nn.Module):
     def forward(self, t, y):
         return torch.cat([y, y[:, :1]], dim=1)
+
+
+class _HostReads:
+    """Counts reads of tensor values on the host (``item``, ``tolist``, ``float``, ``bool``, ``int``)."""
+
+    NAMES = ("item", "tolist", "__float__", "__bool__", "__int__")
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        for name in self.NAMES:
+            original = getattr(torch.Tensor, name)
+            monkeypatch.setattr(torch.Tensor, name, self._counting(name, original))
+
+    def _counting(self, name, original):
+        def read(tensor, *args):
+            self.calls.append(name)
+            return original(tensor, *args)
+
+        return read
+
+
+class TabulatedBrownian:
+    def __init__(self, increments):
+        self.increments = increments
+
+    def __call__(self, ta, tb):
+        return self.increments[round(ta / 0.25)]
+
+
+@pytest.mark.parametrize("problem", ["sde", "cde-linear", "cde-cubic"])
+@pytest.mark.parametrize("gradient", ["direct", "reversible"])
+def test_precomputed_solves_read_no_tensor_values_on_the_host(problem, gradient, monkeypatch):
+    """On the spec's precomputed grid a solve (forward and backward) reads no device value on the host, so on a
+    GPU it makes no host-device synchronisation."""
+    import torchcde
+
+    torch.manual_seed(0)
+    ts = torch.linspace(0, 2, 3)
+    spec = SolveSpec.build(problem[:3], method="reversible_heun", gradient=gradient, dt=0.25, times=ts)
+    if problem == "sde":
+        function, initial, path = NeuralSDE(state=4, noise=2, width=4), torch.randn(3, 4, requires_grad=True), None
+        kwargs = dict(brownian=TabulatedBrownian(torch.randn(8, 3, 2)))
+    else:
+        data = torch.randn(3, 3, 3).cumsum(1)
+        if problem == "cde-linear":
+            path = torchcde.LinearInterpolation(torchcde.linear_interpolation_coeffs(data).requires_grad_(True))
+        else:
+            path = torchcde.CubicSpline(torchcde.natural_cubic_coeffs(data).requires_grad_(True))
+        function, initial, kwargs = CDEFunc(hidden=4, channels=3, width=4), torch.randn(3, 4, requires_grad=True), {}
+    spec.solve(function, initial, path, **kwargs).sum().backward()  # warm-up: device constants copied once
+    reads = _HostReads(monkeypatch)
+    spec.solve(function, initial, path, **kwargs).sum().backward()
+    assert reads.calls == []
