@@ -13,7 +13,10 @@ Three tasks, each solved through ``sdegan.solvers`` for several numbers of steps
 - ``sde``: ``sdeint`` of a Stratonovich general-noise neural SDE of the SDE-GAN generator's sizes on [0, 16].
 Gradient methods: ``direct`` (backprop through the solver), ``checkpoint`` (direct backprop with
 ``torch.utils.checkpoint`` around ~sqrt(steps) equal segments of the solve; implemented here, not in the solvers),
-``adjoint`` (continuous adjoint: torchdiffeq / torchcde / torchsde) and ``reversible`` (exact reconstruction).
+``adjoint`` and ``reversible`` (exact reconstruction). ``adjoint`` with midpoint is the continuous adjoint,
+called here from torchdiffeq / torchcde / torchsde directly as the baseline (``sdegan.solvers`` refuses it: it
+is not the gradient of the discretisation); with reversible Heun it is ``sdegan.solvers``' exact discrete
+adjoint (the reversible backward pass, on the same grid as the forward pass).
 Each gradient's error is measured against direct backprop through the *same* discretisation in float64
 (``grad_error_float64``), and the float32 gradient against that same float64 reference (``grad_error_float32``).
 Memory is the bytes autograd saves for the backward pass during the forward solve (saved_tensors_hooks).
@@ -29,6 +32,8 @@ from typing import Callable, Sequence
 import pandas as pd
 import torch
 import torchcde
+import torchdiffeq
+import torchsde
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 from torchsde import BaseBrownian
@@ -121,8 +126,21 @@ class Problem:
         self.y0.requires_grad_(True)
         self.inputs = [self.y0, *self.field.parameters()]
 
+    def _continuous_adjoint(self, y: Tensor, ts: Tensor, method: str) -> Tensor:
+        """The libraries' continuous adjoint on their own fixed grid (the baseline sdegan.solvers refuses)."""
+        params = tuple(self.field.parameters())
+        if self.task == "ode":
+            return torchdiffeq.odeint_adjoint(self.field, y, ts, method=method, options=dict(step_size=self.dt),
+                                              adjoint_params=params)[-1]
+        if self.task == "cde":
+            return torchcde.cdeint(X=self.path, func=self.field, z0=y, t=ts, adjoint=True, method=method,
+                                   options=dict(step_size=self.dt), adjoint_params=params)[:, -1]
+        return torchsde.sdeint_adjoint(self.field, y, ts, bm=self.brownian, method=method, dt=self.dt)[-1]
+
     def _solve_span(self, y: Tensor, t_start: float, t_end: float, method: str, gradient: str) -> Tensor:
         ts = torch.tensor([t_start, t_end], dtype=y.dtype)
+        if gradient == "adjoint" and not method.startswith("reversible"):
+            return self._continuous_adjoint(y, ts, method)
         if self.task == "ode":
             return odeint(self.field, y, ts, method=method, gradient=gradient, dt=self.dt)[-1]
         if self.task == "cde":
@@ -274,8 +292,8 @@ def main() -> None:
         notes=[
             "saved_mb counts each distinct storage saved for backward once (parameters included); it excludes "
             "what a backward pass allocates while it runs (recomputation of a checkpointed segment, the "
-            "reversible reconstruction's single step). A CDE's reversible solve also keeps the path increments "
-            "(steps x batch x channels), which its backward pass needs for the path's gradients.",
+            "reversible reconstruction's single step, and for CDEs the path's controls, which a reversible "
+            "backward pass recomputes from the path instead of keeping them).",
             "nfe counts forward calls of the vector-field network (SDE: the drift network) during one forward + "
             "backward.",
             "Errors: max |g - g_ref| / max |g_ref| over the gradients of the initial state and every parameter; "

@@ -32,7 +32,7 @@ from torch import nn  # noqa: E402
 
 from sdegan.solvers.base import ReversibleSolver  # noqa: E402
 from sdegan.solvers.brownian import make_brownian  # noqa: E402
-from sdegan.solvers.capabilities import REVERSIBLE_SOLVERS  # noqa: E402
+from sdegan.solvers.sdegan_backend import REVERSIBLE_SOLVERS  # noqa: E402
 from sdegan.solvers.controls import BrownianControl, Control, NoControl  # noqa: E402
 from sdegan.solvers.grid import make_step_grid  # noqa: E402
 from sdegan.solvers.reversible_heun import ReversibleHeun  # noqa: E402
@@ -81,9 +81,9 @@ def spectral_radius(method: str, coupling: float | None, matrix: torch.Tensor, h
 
 def reconstruction_error(solver: ReversibleSolver, y0: torch.Tensor, ts: torch.Tensor, dt: float, control_for) -> tuple:
     """Solves forward, reconstructs y0 with the exact inverse steps; returns (relative error, |y_T| / |y_0|)."""
-    grid = make_step_grid(ts, dt, y0.dtype, y0.device)
+    grid = make_step_grid(ts, dt)
     control: Control = control_for(grid)
-    times = grid.times_tensor
+    times = grid.times_on(y0.dtype, y0.device)
     with torch.no_grad():
         state = solver.initial_state(times[0], y0)
         for n in range(grid.num_steps):

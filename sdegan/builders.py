@@ -39,6 +39,7 @@ def build_solve_options(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
         "gradient": cfg.gradient.name,
         "brownian": cfg.brownian.name,
         "dt": float(dt),
+        "grid_policy": cfg.solver.get("grid_policy") or "divide",
         "coupling": cfg.solver.get("coupling"),
     }
     for key in ("rtol", "atol"):
@@ -52,14 +53,38 @@ def build_solve_options(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
 
 
 def build_model(cfg: DictConfig, datamodule: Any) -> pl.LightningModule:
-    """Instantiate the configured LightningModule for the datamodule's data shape."""
-    return instantiate(
+    """Instantiate the configured LightningModule for the datamodule's data shape.
+
+    Every solve of the run is specified and validated here (:func:`build_run_specs`), so a combination
+    that some solve cannot do is refused before training starts.
+    """
+    model = instantiate(
         cfg.model,
         data_channels=datamodule.num_channels,
         times=datamodule.times,
         solve_options=build_solve_options(cfg, datamodule),
         _recursive_=False,
     )
+    build_run_specs(cfg, model)
+    return model
+
+
+def build_run_specs(cfg: DictConfig, model: Any) -> dict[str, Any]:
+    """The solve specs of every problem the run solves: the model's (built with it: generator SDE and
+    discriminator CDE, or the latent SDE) and the metric models' (the CDE classifier's, when configured).
+
+    Raises:
+        ConfigurationError: naming the valid choices, if any solve cannot do the configured combination.
+    """
+    from sdegan.models.solve_options import solve_spec
+
+    specs = dict(model.solve_specs())
+    metrics = cfg.get("metrics") or {}
+    classification = metrics.get("classification") or {}
+    if "classification" in (metrics.get("include") or []) and classification.get("model") == "cde":
+        options = OmegaConf.to_container(classification.solve_options, resolve=True)
+        specs["metric_classifier"] = solve_spec("cde", options)
+    return specs
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 import torchcde
 from torch import nn
 
-from sdegan import solvers
+from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.paths import check_paths, fill_missing
-from sdegan.models.solve_options import cde_solve_kwargs
 from sdegan.nn import MLP
 
 __all__ = ["Discriminator", "DiscriminatorVectorField"]
@@ -79,18 +76,16 @@ class Discriminator(nn.Module):
         check_paths(paths, channels=self.data_channels)
         return fill_missing(paths)
 
-    def score(self, coefficients: torch.Tensor, solve_options: Mapping[str, Any]) -> torch.Tensor:
-        """Per-path score ``(batch,)`` from interpolation coefficients (differentiable in them)."""
+    def score(self, coefficients: torch.Tensor, solve_options: SolveOptions) -> torch.Tensor:
+        """Per-path score ``(batch,)`` from interpolation coefficients (differentiable in them).
+
+        ``solve_options``: the run's CDE spec for the index interval (or a solve-options dict)."""
         path = torchcde.LinearInterpolation(coefficients)
         h0 = self.initial(coefficients[:, 0])
         ts = path.interval.to(coefficients.dtype)
-        options = cde_solve_kwargs(solve_options)
-        if options["gradient"] == "adjoint" and coefficients.requires_grad:
-            # The continuous adjoint differentiates through the path only via adjoint_params.
-            options["adjoint_params"] = (coefficients,)
-        hs = solvers.cdeint(self.vector_field, h0, path, ts, **options)
+        hs = solve(solve_options, "cde", self.vector_field, h0, ts, path=path, path_coefficients=coefficients)
         return self.readout(hs[-1]).squeeze(-1)
 
-    def forward(self, paths: torch.Tensor, solve_options: Mapping[str, Any]) -> torch.Tensor:
+    def forward(self, paths: torch.Tensor, solve_options: SolveOptions) -> torch.Tensor:
         """Per-path score ``(batch,)`` of paths in the path format (NaN allowed)."""
         return self.score(self.coefficients(paths), solve_options)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 from torch import nn
 
-from sdegan import solvers
-from sdegan.models.solve_options import sde_solve_kwargs
+from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.nn import MLP
 from sdegan.paths import read_at_positions, union_of_times
 
@@ -90,22 +87,21 @@ class Generator(nn.Module):
                 parameter.mul_(vector_field_scale)
 
     def forward(
-        self, times: torch.Tensor, num_samples: int, solve_options: Mapping[str, Any]
+        self, times: torch.Tensor, num_samples: int, solve_options: SolveOptions
     ) -> torch.Tensor:
         """Sample ``num_samples`` paths observed at ``times``; returns ``(num_samples, length, 1 + C)``.
 
         ``times`` is ``(length,)``, shared by every path, or ``(num_samples, length)``, each path's own
         observation times; channel 0 of the result is ``times``. Paths with different times are solved
         together on the union of their times (:func:`sdegan.paths.union_of_times`, steps of at most ``dt``)
-        and each is read at its own.
+        and each is read at its own. ``solve_options``: the run's SDE spec (or a solve-options dict).
         """
         noise = torch.randn(
             num_samples, self.initial_noise_size, device=times.device, dtype=times.dtype
         )
         x0 = self.initial(noise)
         solve_times, positions = union_of_times(times)
-        options = sde_solve_kwargs(solve_options, per_path_times=times.ndim == 2)
-        xs = solvers.sdeint(self.vector_field, x0, solve_times, **options)
+        xs = solve(solve_options, "sde", self.vector_field, x0, solve_times, per_path_times=times.ndim == 2)
         values = read_at_positions(self.readout(xs), positions)
         time_channel = times.view(-1, times.size(-1), 1).expand(num_samples, -1, 1)
         return torch.cat([time_channel, values], dim=-1)

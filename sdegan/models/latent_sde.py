@@ -11,14 +11,11 @@ with every solver and gradient method of ``sdegan.solvers``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 from torch import nn
 
-from sdegan import solvers
-from sdegan.models.solve_options import sde_solve_kwargs
+from sdegan.models.solve_options import SolveOptions, solve, solve_gradient
 from sdegan.nn import MLP
 from sdegan.paths import check_paths, read_at_positions, union_of_times
 from sdegan.errors import ConfigurationError
@@ -244,7 +241,7 @@ class LatentSDEModel(nn.Module):
     def observation_std(self) -> torch.Tensor:
         return self.observation_log_std.exp() + self.min_observation_std
 
-    def elbo_terms(self, paths: torch.Tensor, solve_options: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def elbo_terms(self, paths: torch.Tensor, solve_options: SolveOptions) -> dict[str, torch.Tensor]:
         """Masked Gaussian log-likelihood and KL terms of a batch of paths, each at its own observation times.
 
         The posterior is solved on the union of the paths' times; each path's decoded latent is scored at
@@ -261,17 +258,15 @@ class LatentSDEModel(nn.Module):
             torch.distributions.Normal(mean, log_std.exp()),
             torch.distributions.Normal(self.prior_initial_mean, self.prior_initial_log_std.exp()),
         ).sum(dim=1)
-        options = sde_solve_kwargs(solve_options, per_path_times=True)
         observation_times = solve_times if positions is None else paths[..., 0]
         posterior = PosteriorWithKL(
-            self.dynamics, context, observation_times, sparse_context_gradient=options["gradient"] == "reversible"
+            self.dynamics, context, observation_times, sparse_context_gradient=solve_gradient(solve_options) == "reversible"
         )
         y0 = torch.cat([z0, torch.zeros_like(z0[:, :1])], dim=1)
         # The context is not a parameter of the SDE module: declare it so that adjoint and reversible
         # backward passes propagate gradients into the encoder.
-        ys = solvers.sdeint(
-            posterior, y0, solve_times, adjoint_params=(posterior.context_by_observation,), **options
-        )
+        ys = solve(solve_options, "sde", posterior, y0, solve_times,
+                   adjoint_params=(posterior.context_by_observation,), per_path_times=True)
         at_observations = read_at_positions(ys, positions)
         zs = at_observations[..., :-1]
         kl_path = at_observations[:, -1, -1]  # the KL channel starts at zero at the first solve time
@@ -286,7 +281,7 @@ class LatentSDEModel(nn.Module):
         }
 
     def sample(
-        self, times: torch.Tensor, num_samples: int, solve_options: Mapping[str, Any]
+        self, times: torch.Tensor, num_samples: int, solve_options: SolveOptions
     ) -> torch.Tensor:
         """Paths ``(num_samples, length, 1 + C)`` from the prior observed at ``times`` (``(length,)`` shared,
         or ``(num_samples, length)`` per path; channel 0 of the result); values are decoder means."""
@@ -295,8 +290,7 @@ class LatentSDEModel(nn.Module):
             num_samples, self.latent_size, device=times.device, dtype=times.dtype
         )
         solve_times, positions = union_of_times(times)
-        options = sde_solve_kwargs(solve_options, per_path_times=times.ndim == 2)
-        zs = solvers.sdeint(self.prior, z0, solve_times, **options)
+        zs = solve(solve_options, "sde", self.prior, z0, solve_times, per_path_times=times.ndim == 2)
         values = self.decoder(read_at_positions(zs, positions))
         time_channel = times.view(-1, times.size(-1), 1).expand(num_samples, -1, 1)
         return torch.cat([time_channel, values], dim=-1)

@@ -15,6 +15,7 @@ from typing import ClassVar, Optional, Sequence
 import torch
 from torch import Tensor
 
+from sdegan.solvers.controls import StepControl
 from sdegan.solvers.vector_fields import NOISE_TYPES, ControlledVectorField
 
 State = tuple  # a solver's state; its first entry is always the solution y
@@ -47,9 +48,14 @@ class Solver(abc.ABC):
     def initial_state(self, t0: Tensor, y0: Tensor) -> State:
         """The solver state at the initial time."""
 
+    @classmethod
+    def control_fractions(cls) -> tuple[float, ...]:
+        """The fractions of a step at which its stages see the control (for controls given per stage)."""
+        return (0.0, 1.0)
+
     @abc.abstractmethod
-    def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[Tensor]) -> State:
-        """One step from ``t0`` to ``t1 = t0 + h`` with control increment ``dx``; differentiable."""
+    def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[StepControl]) -> State:
+        """One step from ``t0`` to ``t1 = t0 + h`` with the step's control ``dx``; differentiable."""
 
 
 @dataclass
@@ -97,11 +103,11 @@ class ReversibleSolver(Solver):
 
     @abc.abstractmethod
     def backward_step(
-        self, t0: Tensor, t1: Tensor, h: float, carry: BackwardCarry, dx: Optional[Tensor], want_dx: bool
+        self, t0: Tensor, t1: Tensor, h: float, carry: BackwardCarry, dx: Optional[StepControl], want_dx: bool
     ) -> tuple[BackwardCarry, Optional[Tensor]]:
         """Reconstructs the state at ``t0`` from the one at ``t1`` and propagates the adjoints.
 
-        Returns the carry at ``t0`` and, if ``want_dx``, the gradient with respect to the control increment.
+        Returns the carry at ``t0`` and, if ``want_dx``, the gradient with respect to ``dx.tensor``.
         """
 
     @abc.abstractmethod

@@ -3,7 +3,7 @@ backward pass as a custom autograd function that stores O(1) tensors whatever th
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -15,7 +15,7 @@ from sdegan.solvers.grid import StepGrid
 
 def _solve(solver: Solver, y0: Tensor, grid: StepGrid, control: Control) -> tuple[Tensor, tuple]:
     """Steps over the grid; returns the solution at the output times and the final solver state."""
-    times = grid.times_tensor.unbind(0)  # indexed once: a tensor index per step would cost an op each
+    times = grid.times_on(y0.dtype, y0.device).unbind(0)  # indexed once: a tensor index per step costs an op
     state = solver.initial_state(times[0], y0)
     outputs = [y0]
     output_steps = set(grid.output_steps[1:])
@@ -35,27 +35,31 @@ def integrate_direct(solver: Solver, y0: Tensor, grid: StepGrid, control: Contro
 
 
 def integrate_reversible(
-    solver: ReversibleSolver, y0: Tensor, grid: StepGrid, control: Control, path_increments: Optional[Tensor]
+    solver: ReversibleSolver, y0: Tensor, grid: StepGrid, control: Control, path_tensors: Sequence[Tensor] = ()
 ) -> Tensor:
     """Like :func:`integrate_direct`, with gradients from the solver's exact reversible backward pass.
 
     Args:
-        path_increments: for CDEs, the control increments tensor (also held by ``control``), so that gradients
-            reach it; ``None`` otherwise (Brownian increments are regenerated in the backward pass).
+        path_tensors: for CDEs, the path's tensors that need gradients (``PathControl.differentiable_tensors``): the
+            backward pass recomputes the path's controls from them (nothing per step is stored) and
+            differentiates that one vectorised evaluation. Brownian increments are regenerated instead.
     """
-    return _ReversibleSolve.apply(solver, grid, control, y0, path_increments, *solver.vector_field.parameters)
+    path_tensors = tuple(path_tensors)
+    return _ReversibleSolve.apply(solver, grid, control, len(path_tensors), y0, *path_tensors,
+                                  *solver.vector_field.parameters)
 
 
 class _ReversibleSolve(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, solver, grid, control, y0, path_increments, *params):
+    def forward(ctx, solver, grid, control, num_path_tensors, y0, *inputs):
         with torch.no_grad():
             outputs, state = _solve(solver, y0, grid, control)
             terminal = solver.terminal_state(state)
-        ctx.solver, ctx.grid, ctx.control = solver, grid, control
-        ctx.num_terminal = len(terminal)
-        ctx.has_path = path_increments is not None
-        ctx.save_for_backward(*terminal, *((path_increments,) if ctx.has_path else ()))
+        if isinstance(control, PathControl):
+            control.steps = None  # recomputed from the path in the backward pass: O(1) saved in the steps
+        ctx.solver, ctx.grid, ctx.control, ctx.num_path_tensors = solver, grid, control, num_path_tensors
+        ctx.path_tensors = inputs[:num_path_tensors]  # the path's own tensors (O(path length), not O(steps))
+        ctx.save_for_backward(*terminal)
         return outputs
 
     @staticmethod
@@ -65,25 +69,34 @@ class _ReversibleSolve(torch.autograd.Function):
                 "gradient='reversible' does not support double backward (create_graph=True, e.g. a gradient "
                 "penalty through the solve); use gradient='direct' for that solve."
             )
-        solver, grid = ctx.solver, ctx.grid
-        saved = ctx.saved_tensors
-        terminal = saved[: ctx.num_terminal]
-        control = PathControl(saved[ctx.num_terminal]) if ctx.has_path else ctx.control
-        want_dx = ctx.has_path and ctx.needs_input_grad[4]
-        path_grads = torch.zeros_like(saved[ctx.num_terminal]) if want_dx else None
+        solver, grid, control = ctx.solver, ctx.grid, ctx.control
+        terminal = ctx.saved_tensors
+        num_path = ctx.num_path_tensors
+        is_path = isinstance(control, PathControl)
+        want_dx = is_path and any(ctx.needs_input_grad[5 : 5 + num_path])
+        if is_path:
+            with torch.no_grad():
+                control.steps = control.evaluate()
+        path_grads = torch.zeros_like(control.steps) if want_dx else None
 
-        times = grid.times_tensor.unbind(0)
+        times = grid.times_on(grad_outputs.dtype, grad_outputs.device).unbind(0)
         output_grads = dict(zip(grid.output_steps, grad_outputs.unbind(0)))
         with torch.no_grad():
             carry = solver.backward_start(times[-1], terminal, output_grads[grid.num_steps])
             for n in reversed(range(grid.num_steps)):
-                dx = control.increment(n)
                 carry, dx_grad = solver.backward_step(
-                    times[n], times[n + 1], grid.step_size(n), carry, None if dx is None else dx.detach(), want_dx
+                    times[n], times[n + 1], grid.step_size(n), carry, control.increment(n), want_dx
                 )
                 if want_dx:
                     path_grads[n] = dx_grad
                 if n in output_grads:
                     carry.adjoint_y = carry.adjoint_y + output_grads[n]
             grad_y0 = solver.backward_finish(carry)
-        return (None, None, None, grad_y0, path_grads, *carry.adjoint_params)
+        grads_path: tuple = (None,) * num_path
+        if want_dx:
+            with torch.enable_grad():
+                steps = control.evaluate()  # the path's controls again, now differentiable in its tensors
+            grads_path = torch.autograd.grad(steps, ctx.path_tensors, path_grads, allow_unused=True)
+        if is_path:
+            control.steps = None
+        return (None, None, None, None, grad_y0, *grads_path, *carry.adjoint_params)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from sdegan.solvers.base import BackwardCarry, ReversibleSolver, State, zero_parameter_gradients
+from sdegan.solvers.controls import StepControl, stage_control
 from sdegan.solvers.vector_fields import Evaluation
 
 
@@ -33,13 +34,13 @@ class ReversibleHeun(ReversibleSolver):
     def initial_state(self, t0: Tensor, y0: Tensor) -> State:
         return y0, y0, self.vector_field.evaluate(t0, y0)
 
-    def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[Tensor]) -> State:
+    def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[StepControl]) -> State:
         field = self.vector_field
         y0, z0, evaluation0 = state
-        increment0 = field.increment(evaluation0, h, dx)
+        increment0 = field.increment(evaluation0, h, stage_control(dx, 0.0))
         z1 = torch.add(increment0, y0, alpha=2.0) - z0
         evaluation1 = field.evaluate(t1, z1)
-        increments = field.increment(evaluation1, h, dx, base=increment0)  # inc_0 + inc_1
+        increments = field.increment(evaluation1, h, stage_control(dx, 1.0), base=increment0)  # inc_0 + inc_1
         y1 = torch.add(y0, increments, alpha=0.5)
         return y1, z1, evaluation1
 
@@ -89,36 +90,37 @@ class ReversibleHeun(ReversibleSolver):
         return torch.sub(grads[0], extras["adjoint_z_next"])
 
     def backward_step(
-        self, t0: Tensor, t1: Tensor, h: float, carry: BackwardCarry, dx: Optional[Tensor], want_dx: bool
+        self, t0: Tensor, t1: Tensor, h: float, carry: BackwardCarry, dx: Optional[StepControl], want_dx: bool
     ) -> tuple[BackwardCarry, Optional[Tensor]]:
         field = self.vector_field
+        dx0, dx1 = stage_control(dx, 0.0), stage_control(dx, 1.0)
         extras = carry.extras
         y1, z1 = carry.state
         adjoint_y1 = carry.adjoint_y
         evaluation1 = extras["evaluation"]  # recorded with autograd; used here without (torch.no_grad)
 
         # y1 depends on the evaluation at z1 through inc(f1, g1) / 2: finish that evaluation's adjoint, pull back.
-        adjoint_evaluation1, adjoint_dx = field.increment_adjoint(
-            evaluation1, adjoint_y1, h, dx, want_dx, base=extras["adjoint_evaluation"], scale=0.5
+        adjoint_evaluation1, adjoint_dx1 = field.increment_adjoint(
+            evaluation1, adjoint_y1, h, dx1, want_dx, base=extras["adjoint_evaluation"], scale=0.5
         )
         adjoint_z1 = self._pull_back_evaluation(carry, adjoint_evaluation1)
 
         # Reconstruct the previous state, evaluating the vector field once (at z0, with autograd on).
-        increment1 = field.increment(evaluation1, h, dx)
+        increment1 = field.increment(evaluation1, h, dx1)
         z0 = torch.add(y1, y1).sub_(z1).sub_(increment1)
         z0_leaf, evaluation0 = self._live_evaluation(t0, z0)
-        increments = field.increment(evaluation0, h, dx, base=increment1)  # inc_0 + inc_1
+        increments = field.increment(evaluation0, h, dx0, base=increment1)  # inc_0 + inc_1
         y0 = torch.sub(y1, increments, alpha=0.5)
 
         # Adjoints of (y0, z0, evaluation0) from z1 = 2 y0 - z0 + inc0 and y1 = y0 + (inc0 + inc1) / 2.
         adjoint_increment0 = torch.add(adjoint_z1, adjoint_y1, alpha=0.5)
-        adjoint_evaluation0, adjoint_dx0 = field.increment_adjoint(evaluation0, adjoint_increment0, h, dx, want_dx)
+        adjoint_evaluation0, adjoint_dx0 = field.increment_adjoint(evaluation0, adjoint_increment0, h, dx0, want_dx)
         carry.state = (y0, z0)
         carry.adjoint_y = torch.add(adjoint_y1, adjoint_z1, alpha=2.0)
         extras.update(
             z_leaf=z0_leaf, evaluation=evaluation0, adjoint_evaluation=adjoint_evaluation0, adjoint_z_next=adjoint_z1
         )
-        return carry, (adjoint_dx + adjoint_dx0 if want_dx else None)
+        return carry, (dx.gradient({0.0: adjoint_dx0, 1.0: adjoint_dx1}) if want_dx else None)
 
     def backward_finish(self, carry: BackwardCarry) -> Tensor:
         adjoint_z0 = self._pull_back_evaluation(carry, carry.extras["adjoint_evaluation"])

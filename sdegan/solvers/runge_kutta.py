@@ -1,9 +1,9 @@
 """Explicit Runge-Kutta methods for controlled equations, the bases of the reversible Runge-Kutta family.
 
-For ``dy = f dt + g dX`` over a step ``(h, dX)`` each stage uses the same control increment
-(``k_i = f(t + c_i h, Y_i) h + g(t + c_i h, Y_i) dX``), which is the Runge-Kutta method applied to the
-piecewise-linear interpolation of the control: exact for CDEs on linearly interpolated data whose knots lie
-on the step grid, and for SDEs it converges to the Stratonovich solution.
+For ``dy = f dt + g dX`` over a step ``h`` stage ``i`` uses the control its step gives at fraction ``c_i``
+(``k_i = f(t + c_i h, Y_i) h + g(t + c_i h, Y_i) dX_{c_i}``): the same increment ``dX`` for every stage for
+Brownian motion (converging to the Stratonovich solution) and linear interpolations (exact when their knots
+lie on the step grid), ``h X'(t + c_i h)`` for smooth paths, so the method keeps its order.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import ClassVar, Optional
 from torch import Tensor
 
 from sdegan.solvers.base import Solver, State
+from sdegan.solvers.controls import StepControl, stage_control
 from sdegan.solvers.vector_fields import NOISE_TYPES, ControlledVectorField
 
 
@@ -43,9 +44,9 @@ TABLEAUS: dict[str, ButcherTableau] = {
 
 
 def runge_kutta_increment(
-    field: ControlledVectorField, tableau: ButcherTableau, t: Tensor, y: Tensor, h: float, dx: Optional[Tensor]
+    field: ControlledVectorField, tableau: ButcherTableau, t: Tensor, y: Tensor, h: float, dx: Optional[StepControl]
 ) -> Tensor:
-    """The increment ``Psi_h(t, y)`` of one Runge-Kutta step (``h`` may be negative, with ``dx`` negated)."""
+    """The increment ``Psi_h(t, y)`` of one Runge-Kutta step (``h`` may be negative, with ``dx`` reversed)."""
     stages: list[Tensor] = []
     for a_row, c in zip(tableau.a, tableau.c):
         stage_y = y
@@ -53,7 +54,7 @@ def runge_kutta_increment(
             if weight != 0.0:
                 stage_y = stage_y + weight * stage
         stage_t = t + c * h if c != 0.0 else t
-        stages.append(field.increment(field.evaluate(stage_t, stage_y), h, dx))
+        stages.append(field.increment(field.evaluate(stage_t, stage_y), h, stage_control(dx, c)))
     out = None
     for weight, stage in zip(tableau.b, stages):
         if weight != 0.0:
@@ -79,7 +80,11 @@ class ExplicitRungeKutta(Solver):
     def initial_state(self, t0: Tensor, y0: Tensor) -> State:
         return (y0,)
 
-    def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[Tensor]) -> State:
+    @classmethod
+    def control_fractions(cls) -> tuple[float, ...]:
+        return cls.tableau.c
+
+    def step(self, t0: Tensor, t1: Tensor, h: float, state: State, dx: Optional[StepControl]) -> State:
         (y0,) = state
         return (y0 + runge_kutta_increment(self.vector_field, self.tableau, t0, y0, h, dx),)
 

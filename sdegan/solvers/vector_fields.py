@@ -35,10 +35,35 @@ class ControlledVectorField(abc.ABC):
     """
 
     parameters: tuple[Tensor, ...]
+    _expected: Optional[tuple[Optional[tuple[int, ...]], Optional[tuple[int, ...]]]] = None
+
+    def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+        """Returns ``(f(t, y), g(t, y))``; either may be ``None``. The first evaluation after
+        :meth:`expect_shapes` checks the shapes (once per solve)."""
+        evaluation = self._evaluate(t, y)
+        if self._expected is not None:
+            self._check_shapes(evaluation)
+        return evaluation
 
     @abc.abstractmethod
-    def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
-        """Returns ``(f(t, y), g(t, y))``; either may be ``None``."""
+    def _evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+        """The vector field's ``(f, g)`` at ``(t, y)``."""
+
+    def expect_shapes(self, f_shape: Optional[tuple[int, ...]], g_shape: Optional[tuple[int, ...]]) -> None:
+        """Declares the shapes the next evaluation must give (``None``: that term is absent)."""
+        self._expected = (f_shape, g_shape)
+
+    def _check_shapes(self, evaluation: Evaluation) -> None:
+        expected, self._expected = self._expected, None
+        for name, value, shape in zip(self.term_names, evaluation, expected):
+            if shape is not None and (value is None or tuple(value.shape) != shape):
+                given = None if value is None else tuple(value.shape)
+                raise ConfigurationError(
+                    f"{name} must have shape {shape} ({self.shape_meaning}), got {given}."
+                )
+
+    term_names: tuple[str, str] = ("f", "g")
+    shape_meaning: str = ""
 
     @abc.abstractmethod
     def add_control_product(
@@ -211,8 +236,20 @@ class SDEVectorField(ControlledVectorField):
         self.sde_type = sde_type
         self.parameters = _trainable(sde, extra_parameters)
         self._matrix_products = _MatrixControlProducts()
+        self.shape_meaning = f"{noise_type} noise: " + {
+            "general": "f (batch, state), g (batch, state, brownian)",
+            "additive": "f (batch, state), g (batch, state, brownian)",
+            "scalar": "f (batch, state), g (batch, state, 1)",
+            "diagonal": "f (batch, state), g (batch, state)",
+        }[noise_type]
 
-    def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+    def expect_state(self, y0: Tensor, brownian_size: int) -> None:
+        """Declares the shapes of the first ``(f, g)`` for this solve from ``y0`` ``(batch, state)``."""
+        batch, state = y0.shape
+        g_shape = (batch, state) if self.noise_type == "diagonal" else (batch, state, brownian_size)
+        self.expect_shapes((batch, state), g_shape)
+
+    def _evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         if hasattr(self.sde, "f_and_g"):
             f, g = self.sde.f_and_g(t, y)
         else:
@@ -247,7 +284,14 @@ class CDEVectorField(ControlledVectorField):
         self.parameters = _trainable(func, extra_parameters)
         self._matrix_products = _MatrixControlProducts()
 
-    def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+    term_names = ("f", "func(t, z)")
+    shape_meaning = "batch, hidden, path channels"
+
+    def expect_state(self, z0: Tensor, channels: int) -> None:
+        """Declares the shape of the first ``func(t, z)`` for this solve from ``z0`` ``(batch, hidden)``."""
+        self.expect_shapes(None, (*z0.shape, channels))
+
+    def _evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         return None, self.func(t, y)
 
     def add_control_product(
@@ -271,7 +315,14 @@ class ODEVectorField(ControlledVectorField):
         self.func = func
         self.parameters = _trainable(func, extra_parameters)
 
-    def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+    term_names = ("func(t, y)", "g")
+    shape_meaning = "the shape of y0"
+
+    def expect_state(self, y0: Tensor) -> None:
+        """Declares the shape of the first ``func(t, y)`` for this solve: that of ``y0``."""
+        self.expect_shapes(tuple(y0.shape), None)
+
+    def _evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         return self.func(t, y), None
 
     def add_control_product(

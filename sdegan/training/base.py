@@ -10,8 +10,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from sdegan.models.solve_options import SOLVE_OPTION_KEYS
+from sdegan.models.solve_options import check_solve_options
 from sdegan.random_state import capture_rng_state, restore_rng_state
+from sdegan.solvers import SolveSpec
 from sdegan.training.instrumentation import EvaluationCounter, check_finite_gradients, offset_rng_by_rank
 from sdegan.errors import ConfigurationError
 from sdegan.paths import check_times
@@ -19,16 +20,6 @@ from sdegan.paths import check_times
 __all__ = ["NeuralSDEModule"]
 
 RNG_CHECKPOINT_KEY = "sdegan_rng_state"
-
-
-def _plain_solve_options(solve_options: Mapping[str, Any]) -> dict[str, Any]:
-    options = dict(solve_options)
-    unknown = set(options) - set(SOLVE_OPTION_KEYS)
-    if unknown:
-        raise ConfigurationError(
-            f"unknown solve option(s) {sorted(unknown)}; valid keys: {list(SOLVE_OPTION_KEYS)}"
-        )
-    return options
 
 
 class NeuralSDEModule(pl.LightningModule):
@@ -44,10 +35,14 @@ class NeuralSDEModule(pl.LightningModule):
         if times.numel() < 2 or not bool((times.diff() > 0).all()):
             raise ConfigurationError("times must be a strictly increasing grid of at least two points")
         self.register_buffer("times", times)
-        self.solve_options = _plain_solve_options(solve_options)
+        self.solve_options = check_solve_options(solve_options)  # subclasses build their solve specs from it
         self._evaluations: EvaluationCounter | None = None
         self._step_started = 0.0
         self._rng_before_validation: dict[str, Any] | None = None
+
+    def solve_specs(self) -> dict[str, SolveSpec]:
+        """The solve specifications this module built (one per problem it solves), by attribute name."""
+        return {name: value for name, value in vars(self).items() if isinstance(value, SolveSpec)}
 
     # ---------------------------------------------------------------- instrumentation
     def _count_evaluations(self, modules: dict[str, nn.Module]) -> None:

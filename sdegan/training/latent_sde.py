@@ -8,6 +8,8 @@ from typing import Any
 import torch
 
 from sdegan.models import LatentSDEModel
+from sdegan.models.latent_sde import PriorSDE
+from sdegan.models.solve_options import solve_spec
 from sdegan.training.base import NeuralSDEModule
 from sdegan.random_state import preserved_rng
 from sdegan.training.instrumentation import check_finite_loss
@@ -55,6 +57,7 @@ class LatentSDE(NeuralSDEModule):
         self.save_hyperparameters(ignore=["times", "solve_options"])
         self.hparams["times"] = self.times.tolist()
         self.hparams["solve_options"] = dict(self.solve_options)
+        self.latent_options = solve_spec("sde", self.solve_options, self.times, PriorSDE)  # refused here if invalid
         self.model = LatentSDEModel(
             data_channels, latent_size, context_size, hidden_size, width, depth, activation,
             time_span=(float(self.times[0]), float(self.times[-1])),
@@ -70,7 +73,7 @@ class LatentSDE(NeuralSDEModule):
         return min(1.0, start + (1.0 - start) * self.global_step / steps)
 
     def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
-        return self.model.sample(times, num_samples, self.solve_options)
+        return self.model.sample(times, num_samples, self.latent_options)
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -78,7 +81,7 @@ class LatentSDE(NeuralSDEModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = self.model.elbo_terms(batch, self.solve_options)
+        terms = self.model.elbo_terms(batch, self.latent_options)
         kl = terms["kl_path"] + terms["kl_initial"]
         beta = self.kl_weight()
         loss = -(terms["log_likelihood"] - beta * kl)
@@ -91,7 +94,7 @@ class LatentSDE(NeuralSDEModule):
         return loss
 
     def _elbo(self, batch: torch.Tensor) -> torch.Tensor:
-        terms = self.model.elbo_terms(batch, self.solve_options)
+        terms = self.model.elbo_terms(batch, self.latent_options)
         return terms["log_likelihood"] - terms["kl_path"] - terms["kl_initial"]
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from sdegan.models import Discriminator, Generator, index_step
+from sdegan.models import Discriminator, Generator, GeneratorVectorField, index_step
+from sdegan.models.solve_options import solve_spec
 from sdegan.nn import clip_linear_weights
 from sdegan.training.base import NeuralSDEModule
 from sdegan.random_state import preserved_rng
@@ -97,9 +98,14 @@ class SDEGAN(NeuralSDEModule):
             initial_scale, vector_field_scale,
         )
         self.discriminator = Discriminator(data_channels, hidden_size, width, depth, activation)
-        self.discriminator_options = {
-            **self.solve_options, "dt": index_step(self.times, self.solve_options.get("dt")),
-        }
+        # Every solve of the run, validated and gridded once (an invalid combination is refused here).
+        self.generator_options = solve_spec("sde", self.solve_options, self.times, GeneratorVectorField)
+        index_interval = torch.tensor([0.0, len(self.times) - 1.0])  # the discriminator's path is in index units
+        discriminator_options = {**self.solve_options, "dt": index_step(self.times, self.solve_options.get("dt"))}
+        self.discriminator_options = solve_spec("cde", discriminator_options, index_interval)
+        # The gradient penalty differentiates the score twice: direct backpropagation.
+        penalty_options = {**discriminator_options, "gradient": "direct", "norm": None}
+        self.penalty_options = solve_spec("cde", penalty_options, index_interval)
         self.averaged_generator = _frozen_average(self.generator)
         self.averaged_discriminator = _frozen_average(self.discriminator)
         # After the averages are copied, so the copies carry no counting hooks.
@@ -121,7 +127,7 @@ class SDEGAN(NeuralSDEModule):
         return self.averaged_discriminator.module if self.averaging_started else self.discriminator
 
     def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
-        return self.evaluation_generator()(times, num_samples, self.solve_options)
+        return self.evaluation_generator()(times, num_samples, self.generator_options)
 
     # ---------------------------------------------------------------- training
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -159,7 +165,7 @@ class SDEGAN(NeuralSDEModule):
         return loss.detach()
 
     def _clipped_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
-        fake = self.generator(real[..., 0], real.size(0), self.solve_options)
+        fake = self.generator(real[..., 0], real.size(0), self.generator_options)
         loss = self._wasserstein(fake, real, self.discriminator)
         check_finite_loss(loss, step, "SDE-GAN loss D(fake) - D(real)")
         self.manual_backward(loss)
@@ -171,7 +177,7 @@ class SDEGAN(NeuralSDEModule):
 
     def _critic_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
         with torch.no_grad():
-            fake = self.generator(real[..., 0], real.size(0), self.solve_options)
+            fake = self.generator(real[..., 0], real.size(0), self.generator_options)
         discriminator = self.discriminator
         real_coeffs, fake_coeffs = discriminator.coefficients(real), discriminator.coefficients(fake)
         wasserstein = (
@@ -189,7 +195,7 @@ class SDEGAN(NeuralSDEModule):
         return loss
 
     def _generator_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
-        fake = self.generator(real[..., 0], real.size(0), self.solve_options)
+        fake = self.generator(real[..., 0], real.size(0), self.generator_options)
         loss = -self.discriminator(fake, self.discriminator_options).mean()
         check_finite_loss(loss, step, "generator loss -D(fake)")
         self.manual_backward(loss)
@@ -209,13 +215,13 @@ class SDEGAN(NeuralSDEModule):
         interpolates = (alpha * real_coeffs + (1 - alpha) * fake_coeffs).detach().requires_grad_(True)
         # Reversible and adjoint backward passes are not themselves differentiable, so this solve is
         # always backpropagated directly (same method and step), making the double backward exact.
-        scores = self.discriminator.score(interpolates, {**self.discriminator_options, "gradient": "direct"})
+        scores = self.discriminator.score(interpolates, self.penalty_options)
         (gradient,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
         return (gradient[..., 1:].flatten(1).norm(dim=1) - 1).pow(2).mean()
 
     # ---------------------------------------------------------------- validation / test
     def _evaluation_loss(self, real: torch.Tensor) -> torch.Tensor:
-        fake = self.evaluation_generator()(real[..., 0], real.size(0), self.solve_options)
+        fake = self.evaluation_generator()(real[..., 0], real.size(0), self.generator_options)
         return self._wasserstein(fake, real, self.evaluation_discriminator())
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:

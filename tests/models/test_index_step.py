@@ -22,7 +22,7 @@ def test_sde_gan_discriminator_sees_every_observation_on_a_coarse_time_grid():
     times = torch.arange(6, dtype=torch.float32) * 3.0  # observations every 3 time units
     options = dict(method="reversible_heun", gradient="reversible", brownian="interval", dt=3.0, coupling=None)
     model = SDEGAN(data_channels=1, times=times, solve_options=options)
-    assert model.discriminator_options["dt"] == 1.0
+    assert model.discriminator_options.dt == 1.0
     assert model.solve_options["dt"] == 3.0
     paths = model.sample(4)
     scores = model.discriminator(paths, model.discriminator_options)  # dt=3 in index units would not divide [0, 5]

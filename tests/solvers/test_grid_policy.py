@@ -7,7 +7,7 @@ from sdegan.solvers.grid import make_step_grid
 
 
 def _grid(ts, dt, policy):
-    return make_step_grid(torch.tensor(ts, dtype=torch.float64), dt, torch.float64, torch.device("cpu"), policy)
+    return make_step_grid(torch.tensor(ts, dtype=torch.float64), dt, policy)
 
 
 def test_max_step_splits_every_interval_into_the_fewest_equal_steps_of_at_most_dt():

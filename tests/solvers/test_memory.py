@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+import torchcde
 
-from sdegan.solvers import make_brownian, odeint, sdeint
-from tests.solvers.solver_problems import NeuralSDE, ODEFunc
+from sdegan.solvers import cdeint, make_brownian, odeint, sdeint
+from tests.solvers.solver_problems import CDEFunc, NeuralSDE, ODEFunc
 
 
 class TabulatedBrownian:
@@ -83,3 +84,26 @@ def test_reversible_midpoint_ode_memory_is_flat():
 @pytest.mark.parametrize("method", ["reversible_heun", "reversible_midpoint"])
 def test_sde_memory_is_flat_with_brownian_interval(method):
     _check_flat_and_linear(lambda n, gradient: _sde_solve(n, gradient, method, "interval"), direct_steps=(64, 4096))
+
+
+def _cde_solve(num_steps: int, gradient: str, method: str, kind: str):
+    def solve():
+        torch.manual_seed(0)
+        func = CDEFunc(hidden=4, channels=3, width=4)
+        z0 = torch.randn(2, 4, requires_grad=True)
+        data = torch.randn(2, 5, 3).cumsum(1)
+        if kind == "linear":
+            path = torchcde.LinearInterpolation(torchcde.linear_interpolation_coeffs(data).requires_grad_(True))
+        else:
+            path = torchcde.CubicSpline(torchcde.natural_cubic_coeffs(data).requires_grad_(True))
+        ts = torch.tensor([0.0, 4.0])
+        return cdeint(func, z0, path, ts, method=method, gradient=gradient, dt=4.0 / num_steps)
+
+    return solve
+
+
+@pytest.mark.parametrize("kind", ["linear", "cubic"])
+@pytest.mark.parametrize("method", ["reversible_heun", "reversible_midpoint"])
+def test_reversible_cde_memory_is_flat(method, kind):
+    """Before: the path increments were saved (13.9 kB at 64 steps, 206 kB at 1024 for reversible Heun)."""
+    _check_flat_and_linear(lambda n, gradient: _cde_solve(n, gradient, method, kind))

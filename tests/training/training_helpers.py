@@ -67,8 +67,8 @@ class SyntheticPathDataModule(pl.LightningDataModule):
 
 SOLVE_OPTIONS = {"method": "reversible_heun", "gradient": "reversible", "brownian": "interval", "dt": 1.0,
                  "coupling": None}
-# One compatible method per gradient method (reversible_heun has no continuous adjoint for CDEs).
-GRADIENT_CASES = [("reversible_heun", "direct"), ("reversible_heun", "reversible"), ("midpoint", "adjoint")]
+# One compatible method per gradient method (reversible_heun's adjoint is its exact discrete adjoint).
+GRADIENT_CASES = [("reversible_heun", "direct"), ("reversible_heun", "reversible"), ("reversible_heun", "adjoint")]
 
 
 def solve_options(method: str = "reversible_heun", gradient: str = "reversible") -> dict:
