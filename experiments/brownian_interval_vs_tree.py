@@ -52,8 +52,8 @@ class Sizes:
     solve_repeats: int
 
 
-FULL = Sizes(batch_sizes=(1, 64, 1024, 4096), channels=3, num_steps=1000, repeats=5, solve_batch=1024, solve_steps=64,
-             solve_repeats=5)
+FULL = Sizes(batch_sizes=(1, 64, 1024, 4096), channels=3, num_steps=1000, repeats=9, solve_batch=1024, solve_steps=64,
+             solve_repeats=9)
 QUICK = Sizes(batch_sizes=(1, 16), channels=3, num_steps=20, repeats=2, solve_batch=16, solve_steps=8, solve_repeats=2)
 
 

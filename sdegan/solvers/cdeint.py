@@ -12,10 +12,9 @@ from sdegan.solvers.capabilities import MethodInfo, check_choice, check_coupling
 from sdegan.solvers.controls import NoControl, PathControl, path_increments
 from sdegan.solvers.grid import check_output_times, check_step, make_step_grid
 from sdegan.solvers.integrate import integrate_direct, integrate_reversible
+from sdegan.solvers.norms import adjoint_norm_options, check_norm
 from sdegan.solvers.vector_fields import CDEVectorField, ODEVectorField
 from sdegan.errors import ConfigurationError
-
-NORMS = ("default", "seminorm")
 
 
 def cdeint(
@@ -48,8 +47,9 @@ def cdeint(
             ``None`` steps from output time to output time.
         coupling: coupling parameter of ``reversible_<base>`` methods.
         rtol, atol: tolerances of adaptive methods.
-        norm: ``"default"`` or ``"seminorm"`` (the adjoint's step control ignores the parameter adjoints;
-            with ``gradient="adjoint"`` only).
+        norm: the adjoint's step-size control (``gradient="adjoint"`` only): ``"default"``, ``"seminorm"``
+            (measures the state and its adjoint only, ignoring the accumulated time and parameter adjoints) or
+            ``"torchdiffeq_seminorm"``; see :mod:`sdegan.solvers.norms`.
         adjoint_params: other tensors that need gradients. With ``gradient="adjoint"``, a path whose
             coefficients require gradients must have them listed here (as in torchcde), else ValueError.
 
@@ -113,10 +113,7 @@ def _check(func, problem, method, gradient, dt, coupling, rtol, atol, norm, ts) 
     check_output_times(ts)
     check_step(dt)
     check_coupling(method, coupling)
-    if norm not in NORMS:
-        raise ConfigurationError(f"norm must be one of {NORMS}, got {norm!r}.")
-    if norm == "seminorm" and gradient != "adjoint":
-        raise ConfigurationError("norm='seminorm' controls the adjoint's step size: use it with gradient='adjoint'.")
+    check_norm(norm, gradient)
     if (rtol is not None or atol is not None) and not info.adaptive:
         raise ConfigurationError(f"rtol/atol apply to adaptive methods only (dopri5, ...), not to method={method!r}.")
     return info
@@ -146,9 +143,7 @@ def _torchdiffeq_kwargs(info: MethodInfo, gradient, dt, rtol, atol, norm) -> dic
     if atol is not None:
         kwargs["atol"] = atol
     if gradient == "adjoint":
-        adjoint_options = dict(options)
-        if norm == "seminorm":
-            adjoint_options["norm"] = "seminorm"
+        adjoint_options = dict(options, **adjoint_norm_options(norm))
         if adjoint_options:
             kwargs["adjoint_options"] = adjoint_options
         for key in ("rtol", "atol"):
