@@ -1,7 +1,7 @@
 """Norms for the step-size control of torchdiffeq's continuous adjoint (ODE and CDE solves).
 
 torchdiffeq integrates the adjoint backwards as the tuple ``(vjp_t, y, a_y, *a_params)``, for a forward state
-``y`` that is one tensor: ``vjp_t`` and ``a_params`` accumulate ``dL/dt0`` and ``dL/dtheta``, and nothing in
+``y`` that is one tensor: ``vjp_t`` and ``a_params`` accumulate the time and parameter gradients, and nothing in
 the backward dynamics reads them; only ``y`` (re-solved backwards) and ``a_y`` feed the vector field. So a
 step-size control that measures ``y`` and ``a_y`` alone is a seminorm over the state that still controls the
 error of every accumulated quantity (Kidger, Chen, Lyons 2021, "Hey, that's not an ODE").
@@ -9,8 +9,9 @@ error of every accumulated quantity (Kidger, Chen, Lyons 2021, "Hey, that's not 
 - ``"default"``: torchdiffeq's default, ``max(|vjp_t|, rms y, rms a_y, rms of each a_param)``.
 - ``"seminorm"``: ours, ``max(rms y, rms a_y)`` (:func:`adjoint_seminorm`).
 - ``"torchdiffeq_seminorm"``: torchdiffeq's ``"seminorm"``, ``max(|vjp_t|, rms y, rms a_y)``; it still
-  measures ``vjp_t``, which is non-zero whenever the vector field depends on ``t`` (a CDE's always does,
-  through ``dX/dt``), so it can save nothing. Kept for comparison.
+  measures ``vjp_t``, which torchdiffeq accumulates whenever the vector field depends on ``t`` (even when
+  ``t`` needs no gradient; a CDE's field always does, through ``dX/dt``), so there it saves little. Kept for
+  comparison.
 """
 
 from __future__ import annotations
