@@ -7,7 +7,7 @@ from typing import Optional, Union
 import torch
 import torchsde
 
-from sdegan.solvers.virtual_brownian_tree import VirtualBrownianTree
+from sdegan.solvers.virtual_brownian_tree import VirtualBrownianTree, step_tolerance
 from sdegan.errors import ConfigurationError
 
 BROWNIANS = ("interval", "tree")
@@ -31,8 +31,8 @@ def make_brownian(
         kind: ``None`` or ``"interval"`` (torchsde's BrownianInterval, always given the ``dt`` hint),
             ``"tree"`` (a classic :class:`VirtualBrownianTree`), or an existing Brownian object (returned as is).
         entropy: seed; by default drawn from torch's global generator, so ``torch.manual_seed`` fixes the sample.
-        tol: query tolerance: the tree's bisection depth (default ``(t1 - t0) * 2**-20``); for the interval,
-            torchsde's ``tol`` (default 0).
+        tol: query tolerance: the tree's bisection depth (default :func:`step_tolerance`: ``(t1 - t0) * 2**-20``,
+            or ``dt * 2**-10`` if smaller); for the interval, torchsde's ``tol`` (default 0).
     """
     if kind is not None and not isinstance(kind, str):
         if not callable(kind):
@@ -57,4 +57,5 @@ def make_brownian(
         )
     if levy_area_approximation != "none":
         raise ConfigurationError("brownian='tree' has no Levy area; use brownian='interval' for this method.")
+    tol = step_tolerance(t0, t1, dt) if tol is None else tol
     return VirtualBrownianTree(t0=t0, t1=t1, size=size, dtype=dtype, device=device, entropy=entropy, tol=tol)

@@ -44,8 +44,9 @@ def cdeint(
         grid_policy: ``"divide"`` or ``"max_step"``, as for :func:`sdeint`.
         coupling: coupling parameter of ``reversible_<base>`` methods.
         rtol, atol: tolerances of adaptive methods.
-        norm: ``"default"`` or ``"seminorm"`` (the adjoint's step control ignores the parameter adjoints;
-            adaptive methods with ``gradient="adjoint"`` only).
+        norm: the adjoint's step-size control (adaptive methods with ``gradient="adjoint"`` only):
+            ``"default"``, ``"seminorm"`` (measures the state and its adjoint only, ignoring the accumulated
+            time and parameter adjoints) or ``"torchdiffeq_seminorm"``; see :mod:`sdegan.solvers.norms`.
         options: torchdiffeq solver options of adaptive methods (``jump_t``, ``first_step``, ...); over a
             linear interpolation its knots are passed as ``jump_t`` automatically.
         adjoint_params: other tensors that need gradients. With an adaptive ``gradient="adjoint"``, a path

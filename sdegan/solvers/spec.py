@@ -22,7 +22,7 @@ from sdegan.solvers.backends import Backend, MethodInfo
 from sdegan.solvers.brownian import BROWNIANS, make_brownian
 from sdegan.solvers.capabilities import BACKENDS, check_choice, check_coupling
 from sdegan.solvers.grid import StepGrid, check_grid_policy, check_step, make_step_grid
-from sdegan.solvers.torchdiffeq_backend import NORMS
+from sdegan.solvers.norms import check_norm
 from sdegan.solvers.vector_fields import CDEVectorField, ODEVectorField, SDEVectorField
 
 
@@ -98,10 +98,7 @@ class SolveSpec:
         check_step(dt)
         check_grid_policy(grid_policy)
         check_coupling(method, coupling)
-        if norm not in NORMS:
-            raise ConfigurationError(f"norm must be one of {NORMS}, got {norm!r}.")
-        if norm != "default" and gradient != "adjoint":
-            raise ConfigurationError(f"norm={norm!r} controls the adjoint's step size: use it with gradient='adjoint'.")
+        check_norm(norm, gradient)
         if norm != "default" and not info.adaptive:
             raise ConfigurationError(f"norm={norm!r} applies to adaptive methods (dopri5, ...), not to method={method!r}.")
         if (rtol is not None or atol is not None) and not info.adaptive:

@@ -17,9 +17,9 @@ from torch import Tensor, nn
 from sdegan.errors import ConfigurationError
 from sdegan.solvers.backends import Backend, MethodInfo
 from sdegan.solvers.grid import StepGrid
+from sdegan.solvers.norms import adjoint_norm_options
 
 ADAPTIVE_METHODS = {"dopri5": "5(4)", "dopri8": "8(7)", "bosh3": "3(2)", "fehlberg2": "2(1)", "adaptive_heun": "2(1)"}
-NORMS = ("default", "seminorm")
 SOLVER_OPTIONS = ("first_step", "max_num_steps", "step_t", "jump_t", "safety", "ifactor", "dfactor")
 
 
@@ -36,9 +36,7 @@ def torchdiffeq_kwargs(
     if atol is not None:
         kwargs["atol"] = atol
     if gradient == "adjoint":
-        adjoint_options = dict(options)
-        if norm == "seminorm":
-            adjoint_options["norm"] = "seminorm"
+        adjoint_options = dict(options, **adjoint_norm_options(norm))
         if adjoint_options:
             kwargs["adjoint_options"] = adjoint_options
         for key in ("rtol", "atol"):

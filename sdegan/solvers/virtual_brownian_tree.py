@@ -3,8 +3,9 @@
 ``W(t)`` for any ``t`` is found by dyadic bisection of ``[t0, t1]`` from the root: the value at a midpoint is
 drawn from the Brownian bridge between the interval's end values, with randomness seeded by the node's
 position, until the midpoint is within ``tol`` of ``t``; the value there is then the bridge mean. Every
-query walks down from the root, costing O(log((t1 - t0) / tol)) normal draws, and nothing is stored, so the
-same query gives the same value in any order.
+new point walks down from the root, costing O(log((t1 - t0) / tol)) normal draws. Only the points of the last
+query are kept (a solver's consecutive increments share an endpoint, forwards or in reverse, so each costs
+one walk); values depend on the entropy alone, so the same query gives the same value in any order.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ from torchsde import BaseBrownian
 from sdegan.errors import ConfigurationError
 
 Scalar = Union[float, Tensor]
+STEP_RESOLUTION = 2.0**-10  # default tol as a fraction of the solver's step
+
+
+def step_tolerance(t0: float, t1: float, dt: Optional[float]) -> float:
+    """The default query tolerance: the tree's own ``(t1 - t0) * 2**-20``, refined to ``dt * 2**-10`` for small
+    steps, so that an increment over one step is never rounded to zero and its variance is ``dt`` to within a
+    relative ``2**-9`` (query points move by at most ``tol``)."""
+    tol = (t1 - t0) * 2.0**-20
+    return tol if dt is None else min(tol, dt * STEP_RESOLUTION)
 
 
 class VirtualBrownianTree(BaseBrownian):
@@ -30,10 +40,13 @@ class VirtualBrownianTree(BaseBrownian):
         size: shape of each increment, e.g. ``(batch, channels)``.
         dtype, device: of the increments.
         entropy: seed; by default drawn from torch's global generator (so ``torch.manual_seed`` fixes it).
-        tol: queries are resolved to a dyadic point within ``tol`` (default ``(t1 - t0) * 2**-20``).
+        tol: queries are resolved to a dyadic point within ``tol`` (default ``(t1 - t0) * 2**-20``; see
+            :func:`step_tolerance` for one that follows a solver's step).
+
+    ``bisections`` counts the walks from the root made so far (its cost, for tests and benchmarks).
     """
 
-    __slots__ = ("_t0", "_t1", "_size", "_dtype", "_device", "_entropy", "_tol", "_w1", "_last_t", "_last_w")
+    __slots__ = ("_t0", "_t1", "_size", "_dtype", "_device", "_entropy", "_tol", "_w1", "_recent", "bisections")
 
     def __init__(
         self,
@@ -52,12 +65,13 @@ class VirtualBrownianTree(BaseBrownian):
         self._dtype = torch.get_default_dtype() if dtype is None else dtype
         self._device = torch.device("cpu" if device is None else device)
         self._entropy = int(torch.randint(0, 2**62, ()).item()) if entropy is None else int(entropy)
-        self._tol = (self._t1 - self._t0) * 2.0**-20 if tol is None else float(tol)
+        self._tol = step_tolerance(self._t0, self._t1, None) if tol is None else float(tol)
         if not self._tol > 0:
             raise ConfigurationError(f"tol must be positive, got {self._tol}.")
         self._w1 = math.sqrt(self._t1 - self._t0) * self._normal(-1, 0)  # W(t1), the root's end value
-        self._last_t: Optional[float] = None
-        self._last_w = self._w1
+        # W(t) - W(t0) at the points of the last query; before the first, the root's ends.
+        self._recent: dict[float, Tensor] = {self._t0: torch.zeros_like(self._w1), self._t1: self._w1}
+        self.bisections = 0
 
     def _normal(self, depth: int, index: int) -> Tensor:
         """A standard normal tensor determined by the node (depth, index) and the entropy only."""
@@ -67,17 +81,16 @@ class VirtualBrownianTree(BaseBrownian):
         return torch.randn(self._size, generator=generator, dtype=self._dtype, device=self._device)
 
     def _value(self, t: float) -> Tensor:
-        """W(t) - W(t0). The last point queried is kept, so a solver's consecutive increments (which share
-        an endpoint, forwards or in reverse) cost one bisection each, as in a classic solver loop."""
-        if t != self._last_t:
-            self._last_t, self._last_w = t, self._bisect(t)
-        return self._last_w
+        """W(t) - W(t0), kept from the last query if ``t`` was one of its points, else by one bisection."""
+        kept = self._recent.get(t)
+        return self._bisect(t) if kept is None else kept
 
     def _bisect(self, t: float) -> Tensor:
         """W(t) - W(t0), by bisection from the root; the interval at (depth, index) has children
         (depth + 1, 2 index) and (depth + 1, 2 index + 1), and its midpoint is drawn with its own seed."""
         if not self._t0 <= t <= self._t1:
             raise ConfigurationError(f"Query time {t} outside [{self._t0}, {self._t1}].")
+        self.bisections += 1
         start, end = self._t0, self._t1
         w_start, w_end = torch.zeros_like(self._w1), self._w1
         depth, index = 0, 0
@@ -101,9 +114,11 @@ class VirtualBrownianTree(BaseBrownian):
     def __call__(self, ta: Scalar, tb: Optional[Scalar] = None, return_U: bool = False, return_A: bool = False):
         if return_U or return_A:
             raise ConfigurationError("VirtualBrownianTree has no Levy area; use levy_area_approximation='none' methods.")
+        points = (float(ta),) if tb is None else (float(ta), float(tb))
+        self._recent = {t: self._value(t) for t in points}
         if tb is None:
-            return self._value(float(ta))
-        return self._value(float(tb)) - self._value(float(ta))
+            return self._recent[points[0]]
+        return self._recent[points[1]] - self._recent[points[0]]
 
     def __repr__(self) -> str:
         return (

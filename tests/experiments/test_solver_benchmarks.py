@@ -54,8 +54,8 @@ def test_seminorm_vs_norm_quick(tmp_path):
     args = ["--quick", "--output-dir", str(tmp_path)]
     run_program("seminorm_vs_norm", args)
     table = check_results(tmp_path, "seminorm_vs_norm", args)
-    assert set(table.norm) == {"default", "seminorm"}
-    assert set(table.task) == {"cde", "ode"}
+    assert set(table.norm) == {"default", "seminorm", "torchdiffeq_seminorm"}
+    assert set(table.task) == {"cde", "ode", "pendulum"}
     assert (table.backward_nfe_mean > 0).all() and (table.forward_nfe_mean > 0).all()
 
 

@@ -70,6 +70,40 @@ def test_tree_values_do_not_depend_on_query_history():
     assert torch.equal(first(0.5, 2.5), second(0.5, 2.5))
 
 
+@pytest.mark.parametrize("order", ["sequential", "reverse"])
+def test_tree_consecutive_increments_cost_one_bisection_each(order):
+    """A solver's increments share an endpoint with the previous one, forwards or in reverse."""
+    num_steps = 100
+    tree = VirtualBrownianTree(0.0, 1.0, size=(4, 2), dtype=torch.float64, entropy=3)
+    steps = range(num_steps) if order == "sequential" else reversed(range(num_steps))
+    for n in steps:
+        tree(n / num_steps, (n + 1) / num_steps)
+    assert tree.bisections == num_steps
+
+
+def test_tree_random_order_increments_cost_at_most_two_bisections_each():
+    num_steps = 50
+    tree = VirtualBrownianTree(0.0, 1.0, size=(4, 2), dtype=torch.float64, entropy=3)
+    for n in torch.randperm(num_steps, generator=torch.Generator().manual_seed(0)).tolist():
+        tree(n / num_steps, (n + 1) / num_steps)
+    assert num_steps < tree.bisections <= 2 * num_steps
+
+
+@pytest.mark.parametrize("dt", [1e-6, 3e-6])
+def test_tree_small_step_increments_are_nonzero_with_variance_dt(dt):
+    """The default tolerance follows the solver's step: an increment over one step is never rounded to zero or
+    to a neighbouring dyadic length (the old default, 2**-20 ~ 9.5e-7 on [0, 1], did both)."""
+    num_increments, samples = 10, 20_000
+    bm = make_brownian("tree", 0.0, 1.0, (samples,), torch.float64, torch.device("cpu"), dt=dt, entropy=11)
+    start = 0.3
+    for n in range(num_increments):
+        increment = bm(start + n * dt, start + (n + 1) * dt)
+        assert (increment != 0).all()
+        sum_of_squares = (increment**2).sum().item() / dt  # chi-squared with `samples` degrees of freedom
+        alarm = FALSE_ALARM / num_increments
+        assert stats.chi2.ppf(alarm / 2, samples) < sum_of_squares < stats.chi2.isf(alarm / 2, samples)
+
+
 def test_tree_rejects_queries_outside_its_interval():
     tree = VirtualBrownianTree(0.0, 1.0, size=(2, 2))
     with pytest.raises(ValueError, match="outside"):
