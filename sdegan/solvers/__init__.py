@@ -11,6 +11,7 @@ each method can do.
 from sdegan.solvers.brownian import BROWNIANS, make_brownian
 from sdegan.solvers.capabilities import GRADIENTS, MethodInfo, capabilities, check_choice, valid_choices
 from sdegan.solvers.cdeint import cdeint, odeint
+from sdegan.solvers.grid_brownian import GridBrownian
 from sdegan.solvers.reversible_runge_kutta import DEFAULT_COUPLING
 from sdegan.solvers.sdeint import sdeint
 from sdegan.solvers.virtual_brownian_tree import VirtualBrownianTree
@@ -25,6 +26,7 @@ __all__ = [
     "MethodInfo",
     "make_brownian",
     "VirtualBrownianTree",
+    "GridBrownian",
     "BROWNIANS",
     "GRADIENTS",
     "DEFAULT_COUPLING",

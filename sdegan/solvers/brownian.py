@@ -7,10 +7,11 @@ from typing import Optional, Union
 import torch
 import torchsde
 
+from sdegan.solvers.grid_brownian import GridBrownian
 from sdegan.solvers.virtual_brownian_tree import VirtualBrownianTree
 from sdegan.errors import ConfigurationError
 
-BROWNIANS = ("interval", "tree")
+BROWNIANS = ("interval", "tree", "grid")
 
 
 def make_brownian(
@@ -29,7 +30,8 @@ def make_brownian(
 
     Args:
         kind: ``None`` or ``"interval"`` (torchsde's BrownianInterval, always given the ``dt`` hint),
-            ``"tree"`` (a classic :class:`VirtualBrownianTree`), or an existing Brownian object (returned as is).
+            ``"tree"`` (a classic :class:`VirtualBrownianTree`), ``"grid"`` (:class:`GridBrownian` on the steps
+            of size ``dt``: fixed-step solves only), or an existing Brownian object (returned as is).
         entropy: seed; by default drawn from torch's global generator, so ``torch.manual_seed`` fixes the sample.
         tol: query tolerance: the tree's bisection depth (default ``(t1 - t0) * 2**-20``); for the interval,
             torchsde's ``tol`` (default 0).
@@ -56,5 +58,9 @@ def make_brownian(
             tol=0.0 if tol is None else tol,
         )
     if levy_area_approximation != "none":
-        raise ConfigurationError("brownian='tree' has no Levy area; use brownian='interval' for this method.")
+        raise ConfigurationError(f"brownian={kind!r} has no Levy area; use brownian='interval' for this method.")
+    if kind == "grid":
+        if dt is None:
+            raise ConfigurationError("brownian='grid' needs a fixed step dt; use brownian='interval' without one.")
+        return GridBrownian.uniform(t0, t1, dt, size, dtype=dtype, device=device, entropy=entropy)
     return VirtualBrownianTree(t0=t0, t1=t1, size=size, dtype=dtype, device=device, entropy=entropy, tol=tol)
