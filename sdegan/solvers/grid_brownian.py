@@ -117,23 +117,15 @@ class GridBrownian(BaseBrownian):
         """Bytes of tensors this object holds (one block at most, whatever the number of steps)."""
         return 0 if self._block is None else self._block.numel() * self._block.element_size()
 
-    def _nearest_time(self, t: float) -> int:
-        """Index of the grid time nearest ``t``; raises unless ``t`` is within round-off of it."""
+    def _nearest_time(self, t: float) -> Optional[int]:
+        """Index of the grid time within round-off of ``t``, or ``None`` when there is none."""
         n = self._index.get(t)
         if n is not None:
             return n
         right = bisect.bisect_left(self._times, t)
         n = min((i for i in (right - 1, right) if 0 <= i < len(self._times)), key=lambda i: abs(self._times[i] - t))
         adjacent = [self._times[i + 1] - self._times[i] for i in (n - 1, n) if 0 <= i < self.num_steps]
-        if abs(t - self._times[n]) > _MATCH_FRACTION * min(adjacent):
-            raise self._off_grid(t)
-        return n
-
-    def _off_grid(self, *query: float) -> ConfigurationError:
-        return ConfigurationError(
-            f"GridBrownian answers only the steps of its grid; {query} is not one of them. Use "
-            "brownian='interval' for solves that ask for other intervals (adaptive steps, Levy area, other grids)."
-        )
+        return n if abs(t - self._times[n]) <= _MATCH_FRACTION * min(adjacent) else None
 
     def _load_block(self, start: int) -> Tensor:
         """Increments of steps ``start .. start + block_steps - 1`` (fewer at the end), regenerated from the seed."""
@@ -149,6 +141,8 @@ class GridBrownian(BaseBrownian):
 
     def increment(self, n: int) -> Tensor:
         """``W(t_{n+1}) - W(t_n)``, the increment over step ``n``."""
+        if not 0 <= n < self.num_steps:
+            raise ConfigurationError(f"step {n} is not one of the grid's steps 0..{self.num_steps - 1}.")
         offset = n - self._block_start
         if self._block is None or not 0 <= offset < self._block_steps:
             self._load_block(n - n % self._block_steps)
@@ -161,15 +155,15 @@ class GridBrownian(BaseBrownian):
         if tb is None:
             raise ConfigurationError("GridBrownian answers increments bm(ta, tb) over one step, not values W(t).")
         ta, tb = float(ta), float(tb)
-        try:
-            start, end = self._nearest_time(ta), self._nearest_time(tb)
-        except ConfigurationError:
-            raise self._off_grid(ta, tb) from None
-        if end == start + 1:
+        start, end = self._nearest_time(ta), self._nearest_time(tb)
+        if start is not None and end == start + 1:
             return self.increment(start)
-        if end == start:  # an interval within round-off of one grid time (a fixed-step loop's float drift)
+        if start is not None and end == start:  # within round-off of one grid time (a float step loop's drift)
             return torch.zeros(self._size, dtype=self._dtype, device=self._device)
-        raise self._off_grid(ta, tb)
+        raise ConfigurationError(
+            f"GridBrownian answers only the steps of its grid; ({ta}, {tb}) is not one of them. Use "
+            "brownian='interval' for solves that ask for other intervals (adaptive steps, Levy area, other grids)."
+        )
 
     def __repr__(self) -> str:
         return (f"GridBrownian(t0={self._times[0]}, t1={self._times[-1]}, num_steps={self.num_steps}, "

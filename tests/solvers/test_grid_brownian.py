@@ -97,6 +97,12 @@ def test_queries_that_are_not_one_step_of_the_grid_are_refused(query):
         bm(*query)
 
 
+@pytest.mark.parametrize("step", [-1, 3])
+def test_steps_outside_the_grid_are_refused(step):
+    with pytest.raises(ConfigurationError, match="not one of the grid's steps"):
+        GridBrownian.uniform(0.0, 3.0, 1.0, (2, 2), entropy=0).increment(step)
+
+
 def test_make_brownian_builds_it_seeded_by_torch_and_refuses_levy_area_and_no_step():
     def build(**kwargs):
         return make_brownian("grid", 0.0, 4.0, (3, 2), torch.float64, CPU, **kwargs)
