@@ -9,8 +9,8 @@ backwards) and the building blocks each solver step repeats (one vector-field ev
 product, one Brownian query, one path evaluation of torchcde, the per-solve set-up of the front doors), each the
 median over repeats of many calls. Prints a markdown table: time per call, the ATen operators one call dispatches
 (on a GPU, about its kernel launches), calls per training step, their total per training step and its share of
-the measured step; the building blocks' rows do not add up to the parts'
-(the rest is the solvers' own tensor arithmetic and Python between the blocks).
+the measured step; the building blocks' rows do not add up to the parts' (the rest is the solvers' own tensor
+arithmetic and Python between the blocks). A diagnostic for the hot-path work: it writes no results file.
 """
 
 from __future__ import annotations
@@ -183,6 +183,7 @@ def main() -> None:
         total = seconds * calls
         print(f"| {name} | {1e6 * seconds:.1f} | {operators:.1f} | {calls} | {1e3 * total:.2f} | "
               f"{100 * total / step_seconds:.0f}% |")
+
 
 if __name__ == "__main__":
     main()
