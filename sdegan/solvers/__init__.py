@@ -17,6 +17,7 @@ from sdegan.solvers.brownian import BROWNIANS, make_brownian
 from sdegan.solvers.capabilities import GRADIENTS, MethodInfo, capabilities, check_choice, valid_choices
 from sdegan.solvers.cdeint import cdeint, odeint
 from sdegan.solvers.grid import GRID_POLICIES
+from sdegan.solvers.grid_brownian import GridBrownian
 from sdegan.solvers.reversible_runge_kutta import DEFAULT_COUPLING
 from sdegan.solvers.sdeint import sdeint
 from sdegan.solvers.spec import SolveSpec
@@ -34,6 +35,7 @@ __all__ = [
     "MethodInfo",
     "make_brownian",
     "VirtualBrownianTree",
+    "GridBrownian",
     "BROWNIANS",
     "GRADIENTS",
     "DEFAULT_COUPLING",

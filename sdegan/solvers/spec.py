@@ -181,7 +181,7 @@ class SolveSpec:
             raise ConfigurationError(f"y0 must have shape (batch, state), got {tuple(y0.shape)}.")
         size = (y0.size(0), _brownian_size(field, y0, grid))
         bm = make_brownian(brownian, grid.times[0], grid.times[-1], size, y0.dtype, y0.device, self.dt,
-                           self.info.levy_area, tol=self.brownian_tol)
+                           self.info.levy_area, tol=self.brownian_tol, step_times=grid.times)
         field.expect_state(y0, size[1])
         return self.backend.solve_sde(self, field, y0, grid, bm)
 

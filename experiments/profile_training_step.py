@@ -1,0 +1,189 @@
+"""Where the time of sdegan's SDE-GAN training step goes: its parts timed one by one, ranked.
+
+    python experiments/profile_training_step.py                 # batch 1 (overhead only), one thread
+    python experiments/profile_training_step.py --batch 1024 --repeats 5
+
+Times, with the step of ``experiments/training_speed.py`` (paper sizes: 64 observation times, dt 1, hidden 16,
+noise 3), the parts of one training step (the generator's and the discriminator's solves, forwards and
+backwards) and the building blocks each solver step repeats (one vector-field evaluation, one vector-Jacobian
+product, one Brownian query, one path evaluation of torchcde, the per-solve set-up of the front doors), each the
+median over repeats of many calls. Prints a markdown table: time per call, the ATen operators one call dispatches
+(on a GPU, about its kernel launches), calls per training step, their total per training step and its share of
+the measured step; the building blocks' rows do not add up to the parts' (the rest is the solvers' own tensor
+arithmetic and Python between the blocks). A diagnostic for the hot-path work: it writes no results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Callable
+
+import torch
+import torchcde
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from training_speed import NOISE, SdeganStep, ou_paths
+from sdegan.nn import clip_linear_weights
+from sdegan.solvers import make_brownian
+from sdegan.solvers.grid import make_step_grid
+from sdegan.solvers.vector_fields import CDEVectorField, SDEVectorField
+
+LENGTH = 64
+
+
+class OperatorCount(TorchDispatchMode):
+    """Counts the ATen operators dispatched inside the block (on a GPU, roughly the kernel launches)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def median_seconds(fn: Callable[[], object], calls: int, repeats: int) -> tuple[float, float]:
+    """Median over ``repeats`` of the mean time of ``calls`` consecutive calls, and the mean operators per call
+    (counted over one untimed round of ``calls`` calls first)."""
+    with OperatorCount() as operators:
+        for _ in range(calls):
+            fn()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - started) / calls)
+    return statistics.median(samples), operators.count / calls
+
+
+def measure(batch: int, repeats: int) -> list[tuple[str, tuple[float, float], int]]:
+    """(part, (seconds, operators) per call, calls per training step) for the step and its parts."""
+    torch.manual_seed(0)
+    paths = ou_paths(max(256, batch), LENGTH, seed=0)
+    times = paths[0, :, 0]
+    steps = LENGTH - 1
+    step = SdeganStep(times, paths, "interval")
+    grid_step = SdeganStep(times, paths, "grid")
+    index = torch.arange(batch)
+    generator, discriminator, options = step.generator, step.discriminator, step.options
+    real = paths[index]
+    fake = generator(times, batch, options).detach()
+    coefficients = discriminator.coefficients(real)
+
+    def generator_forward() -> torch.Tensor:
+        return generator(times, batch, options)
+
+    def generator_forward_backward() -> None:
+        generator(times, batch, options).square().mean().backward()
+
+    def discriminator_forward() -> torch.Tensor:
+        return discriminator(fake, options)
+
+    def discriminator_forward_backward() -> None:
+        discriminator(fake, options).mean().backward()
+
+    fake_with_graph = generator(times, batch, options)
+
+    def discriminator_forward_backward_to_generated_path() -> None:
+        leaf = fake_with_graph.detach().requires_grad_(True)  # gradients reach the path's values too
+        discriminator(leaf, options).mean().backward()
+
+    def evaluation(field, state) -> Callable[[], object]:
+        def evaluate() -> object:
+            with torch.no_grad():  # as in the forward solve of gradient="reversible"
+                return field.evaluate(t, state)
+
+        return evaluate
+
+    sde_field = SDEVectorField(generator.vector_field)
+    cde_field = CDEVectorField(discriminator.vector_field)
+    t = times[3]
+    x = torch.randn(batch, generator.vector_field.hidden_size)
+    h = torch.randn(batch, discriminator.vector_field.hidden_size)
+
+    def vjp(field, state) -> None:
+        leaf = state.detach().requires_grad_(True)
+        with torch.enable_grad():
+            outputs = [value for value in field.evaluate(t, leaf) if value is not None]
+        torch.autograd.grad(outputs, (leaf, *field.parameters), [torch.ones_like(v) for v in outputs])
+
+    def brownian_query(kind: str) -> Callable[[], None]:
+        state = {}
+
+        def query() -> None:  # a fresh motion per solve, asked for its steps in order, as the generator does
+            n = state.get("n", steps)
+            if n == steps:
+                state["bm"] = make_brownian(kind, 0.0, float(steps), (batch, NOISE), torch.float32,
+                                            torch.device("cpu"), 1.0)
+                n = 0
+            state["bm"](float(n), float(n + 1))
+            state["n"] = n + 1
+
+        return query
+
+    path = torchcde.LinearInterpolation(coefficients)
+    cde_times = path.interval
+    optimiser = step.optimiser
+    for parameter in list(generator.parameters()) + list(discriminator.parameters()):
+        parameter.grad = torch.zeros_like(parameter)
+    calls = max(1, 20 // max(1, batch // 64))
+    fine = 200
+    parts = [
+        ("whole training step (brownian=interval)", median_seconds(lambda: step(index), 2, repeats), 1),
+        ("whole training step (brownian=grid)", median_seconds(lambda: grid_step(index), 2, repeats), 1),
+        ("generator solve, forward", median_seconds(generator_forward, calls, repeats), 1),
+        ("generator solve, forward + backward", median_seconds(generator_forward_backward, calls, repeats), 1),
+        ("discriminator solve, forward", median_seconds(discriminator_forward, calls, repeats), 2),
+        ("discriminator solve, forward + backward (parameters only: the real batch)",
+         median_seconds(discriminator_forward_backward, calls, repeats), 1),
+        ("discriminator solve, forward + backward (parameters and path: the generated batch)",
+         median_seconds(discriminator_forward_backward_to_generated_path, calls, repeats), 1),
+        ("once per step: Discriminator.coefficients of the real batch (fill missing values)",
+         median_seconds(lambda: discriminator.coefficients(real), calls, repeats), 1),
+        ("once per step: Adadelta step", median_seconds(optimiser.step, calls, repeats), 1),
+        ("once per step: clip_linear_weights", median_seconds(lambda: clip_linear_weights(discriminator), fine,
+                                                              repeats), 1),
+        ("per solve: make_step_grid", median_seconds(lambda: make_step_grid(times, 1.0, torch.float32,
+                                                                            torch.device("cpu")), fine, repeats), 3),
+        ("per solver step: generator f_and_g evaluation (no autograd)",
+         median_seconds(evaluation(sde_field, x), fine, repeats), steps + 1),
+        ("per solver step: generator evaluation with autograd + VJP", median_seconds(lambda: vjp(sde_field, x), fine,
+                                                                                   repeats), steps + 1),
+        ("per solver step: discriminator evaluation (no autograd)",
+         median_seconds(evaluation(cde_field, h), fine, repeats), 2 * (steps + 1)),
+        ("per solver step: discriminator evaluation with autograd + VJP",
+         median_seconds(lambda: vjp(cde_field, h), fine, repeats), 2 * (steps + 1)),
+        ("per solver step: Brownian Interval query", median_seconds(brownian_query("interval"), fine, repeats),
+         2 * steps),
+        ("per solver step: grid Brownian query", median_seconds(brownian_query("grid"), fine, repeats), 2 * steps),
+        ("per grid time: torchcde LinearInterpolation.evaluate (path increments)",
+         median_seconds(lambda: path.evaluate(cde_times[0]), fine, repeats), 2 * (steps + 1)),
+    ]
+    return parts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    parts = measure(args.batch, args.repeats)
+    step_seconds = parts[0][1][0]
+    print(f"batch {args.batch}, {LENGTH} observation times ({LENGTH - 1} solver steps per solve), one thread; "
+          f"medians of {args.repeats} repeats\n")
+    print("| part | us per call | ATen operators per call | calls per training step | ms per training step | "
+          "share of the step |")
+    print("|---|---|---|---|---|---|")
+    for name, (seconds, operators), calls in parts:
+        total = seconds * calls
+        print(f"| {name} | {1e6 * seconds:.1f} | {operators:.1f} | {calls} | {1e3 * total:.2f} | "
+              f"{100 * total / step_seconds:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()
