@@ -1,4 +1,5 @@
-"""Lightning callbacks: sample-path plots and generator metrics (``val/mmd``, test metrics)."""
+"""Lightning callbacks: checkpoints that keep the final step, sample-path plots and generator metrics
+(``val/mmd``, test metrics)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from sdegan.training.instrumentation import preserved_rng
 from sdegan.training.plots import sample_paths_figure
 from sdegan.errors import ConfigurationError
 
-__all__ = ["SamplePlotCallback", "GeneratorMetricsCallback"]
+__all__ = ["FinalStepCheckpoint", "SamplePlotCallback", "GeneratorMetricsCallback"]
 
 
 def _datamodule(trainer: pl.Trainer) -> Any:
@@ -22,6 +24,25 @@ def _datamodule(trainer: pl.Trainer) -> Any:
     if datamodule is None:
         raise ConfigurationError("this callback needs the run's datamodule: call trainer.fit(model, datamodule=...)")
     return datamodule
+
+
+class FinalStepCheckpoint(ModelCheckpoint):
+    """A :class:`~pytorch_lightning.callbacks.ModelCheckpoint` that also saves after the final training
+    step (``trainer.max_steps``), wherever ``every_n_train_steps`` falls.
+
+    Saved at the end of that batch, like every step checkpoint, so it is written before any end-of-training
+    hook (plots, summaries) and its loop state resumes exactly: extending the run with a larger
+    ``max_steps`` continues it as if it had never stopped.
+    """
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if trainer.global_step == trainer.max_steps and not self._should_skip_saving_checkpoint(trainer):
+            candidates = self._monitor_candidates(trainer)
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
 
 
 class SamplePlotCallback(pl.Callback):
