@@ -3,12 +3,12 @@
     sdegan-evaluate checkpoint=outputs/default/<run>/checkpoints/last.ckpt [dataset overrides]
 
 Prints the metrics (signature MMD, classification accuracy, TSTR/TRTR prediction loss; mean +- std
-over ``metrics.repeats``) and writes them to ``metrics.json`` in the evaluation's run directory.
+over ``metrics.repeats``) and writes them to ``metrics.json`` in the evaluation's run directory (strict
+JSON: an undefined value such as the std of a single repeat is ``null``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from sdegan import builders
 from sdegan.errors import exit_on_input_error
 from sdegan.metrics import evaluate_generator
 from sdegan.run_config import load_checkpoint
+from sdegan.run_outputs import write_json
+from sdegan.training.split_sizes import warn_about_small_splits
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
@@ -54,6 +56,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     model.load_state_dict(checkpoint["state_dict"])
     model.on_load_checkpoint(checkpoint)
     model.eval()
+    warn_about_small_splits(datamodule, cfg.metrics)
     return evaluate_generator(
         model.sample, datamodule.train_paths, datamodule.test_paths, cfg.metrics, seed=cfg.seed
     )
@@ -77,7 +80,7 @@ def _main(cfg: DictConfig) -> None:
     print(f"== sdegan-evaluate {cfg.checkpoint} ==")
     print(format_metrics(results))
     run_dir = builders.run_directory()
-    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2))
+    write_json(run_dir / "metrics.json", results)  # NaN (e.g. the std of one repeat) as null
     print(f"written to {run_dir / 'metrics.json'}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ SERVING_DATASET_KEYS = frozenset({"batch_size", "num_workers"})
 _SIZE_KEYS = ("width", "depth")
 GPU_ACCELERATORS = ("gpu", "cuda")
 # Errors torch.load raises for a file that is not a readable checkpoint (damaged, truncated, text, other zip).
-_UNREADABLE = (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zlib.error)
+_UNREADABLE = (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zlib.error, zipfile.BadZipFile)
 
 
 class StoreConfigInCheckpoint(pl.Callback):
@@ -62,6 +63,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], DictConfig]:
             f"checkpoint {path} does not exist; sdegan-train writes them to <run dir>/checkpoints/"
         )
     try:
+        _verify_checksums(path)
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except _UNREADABLE as error:
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
@@ -75,6 +77,17 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], DictConfig]:
             "give a .ckpt from <run dir>/checkpoints/"
         )
     return checkpoint, OmegaConf.create(checkpoint[CHECKPOINT_KEY])
+
+
+def _verify_checksums(path: Path) -> None:
+    """Raise ``zipfile.BadZipFile`` if an entry of the (zip-format) checkpoint fails its CRC: torch.load
+    does not check them, so damaged weights would otherwise load silently."""
+    if not zipfile.is_zipfile(path):
+        return
+    with zipfile.ZipFile(path) as archive:
+        damaged = archive.testzip()
+    if damaged is not None:
+        raise zipfile.BadZipFile(f"{damaged} fails its checksum")
 
 
 def _flatten(node: Any, prefix: str) -> dict[str, Any]:

@@ -95,7 +95,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
             return f"the last good checkpoint is {latest[0].resolve()} (step {latest[1]})"
         if cfg.ckpt_path is not None:
             return f"the last good checkpoint is {Path(cfg.ckpt_path).resolve()} (this run resumed from it)"
-        return "no checkpoint was written yet"
+        return "no checkpoint was written before it" if before_step is not None else "no checkpoint was written yet"
 
     def resume_hint(before_step: int | None = None) -> str:
         latest = checkpoint_io.latest(before_step)
@@ -113,9 +113,11 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
         model.divergence_guard.check(trainer.global_step)
         summary = _summarise(cfg, trainer, model, datamodule, run_dir, real, trained, untrained)
     except NonFiniteLossError as error:
+        found = checkpoint_io.latest(error.step) is not None or cfg.ckpt_path is not None
         raise SystemExit(
-            f"sdegan-train stopped: {error}; {last_good(before_step=error.step)}; resume from it with a lower "
-            "learning rate (or a larger model.divergence_threshold if the values are expected)"
+            f"sdegan-train stopped: {error}; {last_good(before_step=error.step)}; "
+            f"{'resume from it' if found else 'start again'} with a lower learning rate (or a larger "
+            "model.divergence_threshold if such values are expected)"
         ) from None
     except OSError as error:
         if not isinstance(error, CheckpointWriteError) and error.errno not in DISK_FULL_ERRNOS:
