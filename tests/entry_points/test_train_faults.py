@@ -145,6 +145,7 @@ def test_a_bad_value_gets_one_line_naming_the_key_also_in_train_log(tmp_path):
     assert line in (run_dir / "train.log").read_text()
 
 
+@pytest.mark.slow  # also checked in-process: tests/training/test_fault_handling.py
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_gpu_trainer_without_cuda_says_how_to_install_a_cuda_build(tmp_path):
     line = final_line(train(tmp_path / "run", "trainer=gpu"))
