@@ -97,8 +97,8 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
             return f"the last good checkpoint is {Path(cfg.ckpt_path).resolve()} (this run resumed from it)"
         return "no checkpoint was written before it" if before_step is not None else "no checkpoint was written yet"
 
-    def resume_hint(before_step: int | None = None) -> str:
-        latest = checkpoint_io.latest(before_step)
+    def resume_hint() -> str:
+        latest = checkpoint_io.latest()
         checkpoint = latest[0] if latest else (Path(cfg.ckpt_path) if cfg.ckpt_path is not None else None)
         if checkpoint is None:
             return "start it again"
@@ -122,11 +122,12 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     except OSError as error:
         if not isinstance(error, CheckpointWriteError) and error.errno not in DISK_FULL_ERRNOS:
             raise
-        target = Path(error.path if isinstance(error, CheckpointWriteError) else error.filename or run_dir)
+        target = error.path if isinstance(error, CheckpointWriteError) else error.filename
+        where = f"{Path(target).name} in {Path(target).parent.resolve()}" if target else f"to {run_dir.resolve()}"
         raise SystemExit(
-            f"sdegan-train stopped at step {trainer.global_step}: could not write {target.name} in "
-            f"{target.parent.resolve()} ({error.strerror or error}); {last_good()}; free space (or choose another "
-            f"disk with hydra.run.dir=...) and {resume_hint()}"
+            f"sdegan-train stopped at step {trainer.global_step}: could not write {where} "
+            f"({error.strerror or error}); {last_good()}; free space (or choose another disk with "
+            f"hydra.run.dir=...) and {resume_hint()}"
         ) from None
     except (KeyboardInterrupt, SystemExit) as interruption:
         # Lightning turns Ctrl-C during fit into sys.exit(1) after shutting down; ours keep their message.

@@ -26,6 +26,18 @@ def _datamodule(trainer: pl.Trainer) -> Any:
     return datamodule
 
 
+def _generated_samples(trainer: pl.Trainer, pl_module: pl.LightningModule, num_samples: int) -> torch.Tensor:
+    """``num_samples`` generated paths on the CPU, drawn without disturbing training's random streams and
+    checked by the module's divergence guard (if it has one), so diverged samples stop the run here."""
+    with preserved_rng():
+        samples = pl_module.sample(num_samples).cpu()
+    guard = getattr(pl_module, "divergence_guard", None)
+    if guard is not None:
+        guard.watch("generated samples", samples[..., 1:])
+        guard.check(trainer.global_step)
+    return samples
+
+
 class FinalStepCheckpoint(ModelCheckpoint):
     """A :class:`~pytorch_lightning.callbacks.ModelCheckpoint` that also saves after the final training
     step (``trainer.max_steps``), wherever ``every_n_train_steps`` falls.
@@ -53,7 +65,7 @@ class SamplePlotCallback(pl.Callback):
     ``<output_dir>/<filename>`` (default: the trainer's ``default_root_dir``) and, with
     ``every_n_validations > 0``, also after every n-th validation as ``samples_step<N>.png``. Logged
     to wandb (key ``samples``) when a ``WandbLogger`` is attached. Sampling does not disturb the
-    training run's random streams.
+    training run's random streams; the samples go through the module's divergence guard.
     """
 
     def __init__(
@@ -93,8 +105,7 @@ class SamplePlotCallback(pl.Callback):
             return None
         datamodule = _datamodule(trainer)
         real = datamodule.val_paths[: self.num_samples]
-        with preserved_rng():
-            generated = pl_module.sample(self.num_samples).cpu()
+        generated = _generated_samples(trainer, pl_module, self.num_samples)
         normaliser = datamodule.normaliser
         figure = sample_paths_figure(
             normaliser.inverse_transform(real.cpu()),
@@ -121,7 +132,8 @@ class GeneratorMetricsCallback(pl.Callback):
     ``val/mmd``: signature MMD (``metrics.mmd`` settings) between up to ``val_samples`` validation
     paths and as many generated paths. Test: :func:`sdegan.metrics.evaluate_generator` against the
     datamodule's train/test paths with the ``metrics`` config, at the end of ``trainer.test``.
-    Sampling does not disturb the training run's random streams.
+    Sampling does not disturb the training run's random streams; the samples go through the module's
+    divergence guard, so a generator that diverged in its last update stops the run here.
 
     Arguments:
         metrics: the Hydra ``metrics`` config (a mapping for ``MetricsConfig.from_mapping``).
@@ -146,8 +158,7 @@ class GeneratorMetricsCallback(pl.Callback):
         from sdegan.metrics import apply_missing_pattern, signature_mmd
 
         real = _datamodule(trainer).val_paths[: self.val_samples].cpu()
-        with preserved_rng():
-            generated = apply_missing_pattern(pl_module.sample(real.size(0)).cpu(), real)
+        generated = apply_missing_pattern(_generated_samples(trainer, pl_module, real.size(0)), real)
         value = signature_mmd(real, generated, **dataclasses.asdict(self.config.mmd))
         pl_module.log("val/mmd", value, prog_bar=True, sync_dist=True)
 

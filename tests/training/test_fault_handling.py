@@ -129,6 +129,25 @@ def test_guard_explains_an_error_caused_by_diverged_values_and_passes_others_on(
             raise KeyError("a bug")
 
 
+class _ExplodeGeneratorAfterStep(pl.Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == 2:
+            with torch.no_grad():
+                for parameter in pl_module.generator.readout.parameters():
+                    parameter.fill_(1e8)
+
+
+def test_samples_drawn_for_validation_go_through_the_guard(tmp_path):
+    from sdegan.training import GeneratorMetricsCallback
+
+    pl.seed_everything(0)
+    dm = SyntheticPathDataModule(num_paths=64, length=6, batch_size=8)
+    model = SDEGAN(dm.num_channels, dm.times, solve_options(), hidden_size=8, width=8, swa_start=None)
+    callbacks = [_ExplodeGeneratorAfterStep(), GeneratorMetricsCallback(val_samples=8)]
+    with pytest.raises(NonFiniteLossError, match="generated samples reached .* at training step 2, beyond"):
+        quiet_trainer(tmp_path, max_steps=6, callbacks=callbacks).fit(model, datamodule=dm)
+
+
 def test_guard_threshold_must_be_positive():
     with pytest.raises(ConfigurationError, match="divergence_threshold must be positive or null"):
         DivergenceGuard(threshold=0.0)
