@@ -100,13 +100,13 @@ def _flatten(node: Any, prefix: str) -> dict[str, Any]:
 
 
 def _differences(stored: Any, current: Any, prefix: str, free: frozenset[str] = frozenset()) -> list[str]:
-    """``"<key>: <stored> in the checkpoint, <current> now"`` for each differing leaf not named in ``free``."""
+    """``"<key>: <stored> in the checkpoint, <current> now"`` for each leaf set in both that differs and
+    is not named in ``free`` (a key only one side has is a setting added since, at its default)."""
     stored_flat, current_flat = _flatten(stored or {}, prefix), _flatten(current or {}, prefix)
-    unset = "(unset)"
     return [
-        f"{key}: {stored_flat.get(key, unset)} in the checkpoint, {current_flat.get(key, unset)} now"
-        for key in sorted(set(stored_flat) | set(current_flat))
-        if key.rsplit(".", 1)[-1] not in free and stored_flat.get(key, unset) != current_flat.get(key, unset)
+        f"{key}: {stored_flat[key]} in the checkpoint, {current_flat[key]} now"
+        for key in sorted(set(stored_flat) & set(current_flat))
+        if key.rsplit(".", 1)[-1] not in free and stored_flat[key] != current_flat[key]
     ]
 
 

@@ -31,6 +31,9 @@ class CheckpointWriteError(OSError):
     """
 
     def __init__(self, path: Path, step: int, cause: OSError) -> None:
-        super().__init__(cause.errno, f"could not write checkpoint {path}: {cause.strerror or cause}")
+        super().__init__(cause.errno, cause.strerror or str(cause))
         self.path = path
         self.step = step
+
+    def __str__(self) -> str:
+        return f"could not write checkpoint {self.path}: {self.strerror}"
