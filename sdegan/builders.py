@@ -109,18 +109,17 @@ def run_directory() -> Path:
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path, checkpoint_dir: Path) -> list[pl.Callback]:
-    """Checkpoints (periodic + ``last.ckpt``, each carrying the run config), sample plots, metrics."""
-    from pytorch_lightning.callbacks import ModelCheckpoint
-
+    """Checkpoints (periodic, after the final step, and ``last.ckpt``, each carrying the run config),
+    sample plots, metrics."""
     # Our modules step their optimiser once per batch; a checkpoint after that step is the state to
     # resume from, which is what this warning (meant for multi-step manual loops) says it saves.
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
     from sdegan.run_config import StoreConfigInCheckpoint
-    from sdegan.training import GeneratorMetricsCallback, SamplePlotCallback
+    from sdegan.training import FinalStepCheckpoint, GeneratorMetricsCallback, SamplePlotCallback
 
     return [
-        ModelCheckpoint(
+        FinalStepCheckpoint(
             dirpath=str(checkpoint_dir),
             filename="step{step}",
             auto_insert_metric_name=False,

@@ -8,12 +8,12 @@ The data is rebuilt from the dataset config stored in the checkpoint (the same s
 seed), with any ``dataset.<key>=<value>`` applied on top, and expressed in the units the model was trained
 in: the normaliser saved in the checkpoint, not one refitted on the rebuilt data. Prints the metrics
 (signature MMD, classification accuracy, TSTR/TRTR prediction loss; mean +- std over ``metrics.repeats``)
-and writes them to ``metrics.json`` in the evaluation's run directory.
+and writes them to ``metrics.json`` in the evaluation's run directory (strict JSON: an undefined value such
+as the std of a single repeat is ``null``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass
@@ -30,6 +30,8 @@ from sdegan.data import Normaliser, PathDataModule
 from sdegan.errors import ConfigurationError, exit_on_input_error
 from sdegan.metrics import evaluate_generator
 from sdegan.run_config import load_checkpoint
+from sdegan.run_outputs import write_json
+from sdegan.training.split_sizes import warn_about_small_splits
 
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 SPLITS = ("train", "val", "test")
@@ -138,6 +140,7 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     """Rebuild the checkpoint's model and compute its test metrics (``overrides``: the command line's)."""
     require(cfg, {"checkpoint": CHECKPOINT_MEANING})
     run = load_trained_run(cfg, overrides)
+    warn_about_small_splits(run.datamodule, cfg.metrics)
     return evaluate_generator(
         run.model.sample, run.datamodule.train_paths, run.datamodule.test_paths, cfg.metrics, seed=cfg.seed
     )
@@ -161,7 +164,7 @@ def _main(cfg: DictConfig) -> None:
     print(f"== sdegan-evaluate {cfg.checkpoint} ==")
     print(format_metrics(results))
     run_dir = builders.run_directory()
-    (run_dir / "metrics.json").write_text(json.dumps(results, indent=2))
+    write_json(run_dir / "metrics.json", results)  # NaN (e.g. the std of one repeat) as null
     print(f"written to {run_dir / 'metrics.json'}")
 
 

@@ -65,7 +65,7 @@ def masked_gaussian_log_likelihood(
 ) -> torch.Tensor:
     """Per-path Gaussian log-likelihood ``(batch,)`` summed over the observed (non-NaN) entries only."""
     observed = ~torch.isnan(values)
-    log_density = torch.distributions.Normal(mean, std).log_prob(torch.nan_to_num(values))
+    log_density = torch.distributions.Normal(mean, std, validate_args=False).log_prob(torch.nan_to_num(values))
     return torch.where(observed, log_density, torch.zeros_like(log_density)).sum(dim=(1, 2))
 
 
@@ -255,8 +255,8 @@ class LatentSDEModel(nn.Module):
         mean, log_std = self.initial_posterior(context[:, 0]).chunk(2, dim=1)
         z0 = mean + log_std.exp() * torch.randn_like(mean)
         kl_initial = torch.distributions.kl_divergence(
-            torch.distributions.Normal(mean, log_std.exp()),
-            torch.distributions.Normal(self.prior_initial_mean, self.prior_initial_log_std.exp()),
+            torch.distributions.Normal(mean, log_std.exp(), validate_args=False),
+            torch.distributions.Normal(self.prior_initial_mean, self.prior_initial_log_std.exp(), validate_args=False),
         ).sum(dim=1)
         observation_times = solve_times if positions is None else paths[..., 0]
         posterior = PosteriorWithKL(

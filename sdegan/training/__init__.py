@@ -1,11 +1,15 @@
 """LightningModules (SDE-GAN, latent SDE) and training callbacks."""
 
-from sdegan.training.callbacks import GeneratorMetricsCallback, SamplePlotCallback
-from sdegan.training.errors import NonFiniteLossError
+from sdegan.training.callbacks import FinalStepCheckpoint, GeneratorMetricsCallback, SamplePlotCallback
+from sdegan.training.checkpoint_io import AtomicCheckpointIO
+from sdegan.training.errors import CheckpointWriteError, NonFiniteLossError
 from sdegan.training.latent_sde import LatentSDE
 from sdegan.training.sde_gan import LIPSCHITZ_METHODS, SDEGAN
 
 __all__ = [
+    "AtomicCheckpointIO",
+    "CheckpointWriteError",
+    "FinalStepCheckpoint",
     "GeneratorMetricsCallback",
     "LIPSCHITZ_METHODS",
     "LatentSDE",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,7 +14,7 @@ from torch import nn
 from sdegan.models.solve_options import check_solve_options
 from sdegan.random_state import capture_rng_state, restore_rng_state
 from sdegan.solvers import SolveSpec
-from sdegan.training.instrumentation import EvaluationCounter, check_finite_gradients, offset_rng_by_rank
+from sdegan.training.instrumentation import DivergenceGuard, EvaluationCounter, offset_rng_by_rank
 from sdegan.errors import ConfigurationError
 from sdegan.paths import check_times
 
@@ -21,24 +22,44 @@ __all__ = ["NeuralSDEModule"]
 
 RNG_CHECKPOINT_KEY = "sdegan_rng_state"
 
+log = logging.getLogger(__name__)
+
 
 class NeuralSDEModule(pl.LightningModule):
-    """Base class: time grid, solve options, step timing, NFE logging and RNG state in checkpoints.
+    """Base class: time grid, solve options, step timing, NFE logging, RNG state in checkpoints and the
+    divergence guard.
 
     Subclasses build their networks, then call :meth:`_count_evaluations` with the vector-field
-    networks, and implement :meth:`_sample_batch`.
+    networks, and implement :meth:`_sample_batch`. They give their losses (and generated samples) to
+    ``self.divergence_guard``; it is checked once per step before the optimiser step (here for automatic
+    optimisation, by the subclass for manual optimisation) and stops training with
+    :class:`~sdegan.training.errors.NonFiniteLossError` when a loss, sample or gradient is NaN/inf or a
+    loss or sample exceeds ``divergence_threshold`` in absolute value (``None``: finiteness only).
+
+    A fit resumed from a checkpoint whose ``RESUMABLE_HYPERPARAMETERS`` (learning rates and the like)
+    differ from this module's applies this module's values to the restored optimiser at the start of
+    training (:meth:`_apply_optimiser_hyperparameters`) and logs a warning naming them.
     """
 
-    def __init__(self, times: Sequence[float] | torch.Tensor, solve_options: Mapping[str, Any]) -> None:
+    RESUMABLE_HYPERPARAMETERS: tuple[str, ...] = ("divergence_threshold",)
+
+    def __init__(
+        self,
+        times: Sequence[float] | torch.Tensor,
+        solve_options: Mapping[str, Any],
+        divergence_threshold: float | None = None,
+    ) -> None:
         super().__init__()
         times = torch.as_tensor(times, dtype=torch.get_default_dtype()).flatten()
         if times.numel() < 2 or not bool((times.diff() > 0).all()):
             raise ConfigurationError("times must be a strictly increasing grid of at least two points")
         self.register_buffer("times", times)
         self.solve_options = check_solve_options(solve_options)  # subclasses build their solve specs from it
+        self.divergence_guard = DivergenceGuard(divergence_threshold)
         self._evaluations: EvaluationCounter | None = None
         self._step_started = 0.0
         self._rng_before_validation: dict[str, Any] | None = None
+        self._changed_on_resume: dict[str, tuple[Any, Any]] = {}
 
     def solve_specs(self) -> dict[str, SolveSpec]:
         """The solve specifications this module built (one per problem it solves), by attribute name."""
@@ -64,7 +85,8 @@ class NeuralSDEModule(pl.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.automatic_optimization:  # manual steps check before calling optimizer.step()
-            check_finite_gradients(self.parameters(), self.global_step)
+            self.divergence_guard.watch_gradients(self.parameters())
+            self.divergence_guard.check(self.global_step)
 
     def on_validation_epoch_start(self) -> None:
         # Validation samples must not shift the training run's random streams (resume == uninterrupted).
@@ -79,6 +101,15 @@ class NeuralSDEModule(pl.LightningModule):
     def on_train_start(self) -> None:
         if self.global_step == 0:  # a fresh fit; a resumed one continues its saved per-rank streams
             offset_rng_by_rank(self.global_rank)
+        if self._changed_on_resume:  # the restored optimiser holds the checkpoint's values until now
+            self._apply_optimiser_hyperparameters()
+            changes = ", ".join(f"{key}={new} (the checkpoint had {old})"
+                                for key, (old, new) in self._changed_on_resume.items())
+            log.warning("resumed at step %d with changed settings, applied from now on: %s", self.global_step, changes)
+            self._changed_on_resume = {}
+
+    def _apply_optimiser_hyperparameters(self) -> None:
+        """Write this module's optimiser hyperparameters into the (restored) optimisers and schedulers."""
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # A checkpoint written during validation stores the streams as training will continue them.
@@ -96,8 +127,15 @@ class NeuralSDEModule(pl.LightningModule):
         # Resuming a fit (a trainer is attached): continue the saved random streams, restored here,
         # before Lightning creates the epoch's data iterator (its shuffle draws from them).
         # Plain ``load_from_checkpoint`` (no trainer) leaves the global generators alone.
+        if self._trainer is None:
+            return
+        stored = checkpoint.get("hyper_parameters") or {}
+        self._changed_on_resume = {
+            key: (stored[key], self.hparams[key]) for key in self.RESUMABLE_HYPERPARAMETERS
+            if key in stored and key in self.hparams and stored[key] != self.hparams[key]
+        }
         state = checkpoint.get(RNG_CHECKPOINT_KEY)
-        if state is None or self._trainer is None:
+        if state is None:
             return
         if "per_rank" in state:
             per_rank = state["per_rank"]

@@ -1,4 +1,5 @@
-"""Lightning callbacks: sample-path plots and generator metrics (``val/mmd``, test metrics)."""
+"""Lightning callbacks: checkpoints that keep the final step, sample-path plots and generator metrics
+(``val/mmd``, test metrics)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from sdegan.random_state import preserved_rng
 from sdegan.training.plots import sample_paths_figure
 from sdegan.errors import ConfigurationError
 
-__all__ = ["SamplePlotCallback", "GeneratorMetricsCallback"]
+__all__ = ["FinalStepCheckpoint", "SamplePlotCallback", "GeneratorMetricsCallback"]
 
 
 def _datamodule(trainer: pl.Trainer) -> Any:
@@ -22,6 +24,38 @@ def _datamodule(trainer: pl.Trainer) -> Any:
     if datamodule is None:
         raise ConfigurationError("this callback needs the run's datamodule: call trainer.fit(model, datamodule=...)")
     return datamodule
+
+
+def _generated_samples(trainer: pl.Trainer, pl_module: pl.LightningModule, real: torch.Tensor) -> torch.Tensor:
+    """As many generated paths as ``real``, at its times, on the CPU, drawn without disturbing training's
+    random streams and checked by the module's divergence guard (if it has one), so diverged samples stop
+    the run here."""
+    with preserved_rng():
+        samples = pl_module.sample(real.size(0), real[..., 0]).cpu()
+    guard = getattr(pl_module, "divergence_guard", None)
+    if guard is not None:
+        guard.watch("generated samples", samples[..., 1:])
+        guard.check(trainer.global_step)
+    return samples
+
+
+class FinalStepCheckpoint(ModelCheckpoint):
+    """A :class:`~pytorch_lightning.callbacks.ModelCheckpoint` that also saves after the final training
+    step (``trainer.max_steps``), wherever ``every_n_train_steps`` falls.
+
+    Saved at the end of that batch, like every step checkpoint, so it is written before any end-of-training
+    hook (plots, summaries) and its loop state resumes exactly: extending the run with a larger
+    ``max_steps`` continues it as if it had never stopped.
+    """
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if trainer.global_step == trainer.max_steps and not self._should_skip_saving_checkpoint(trainer):
+            candidates = self._monitor_candidates(trainer)
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
 
 
 class SamplePlotCallback(pl.Callback):
@@ -32,7 +66,7 @@ class SamplePlotCallback(pl.Callback):
     ``<output_dir>/<filename>`` (default: the trainer's ``default_root_dir``) and, with
     ``every_n_validations > 0``, also after every n-th validation as ``samples_step<N>.png``. Logged
     to wandb (key ``samples``) when a ``WandbLogger`` is attached. Sampling does not disturb the
-    training run's random streams.
+    training run's random streams; the samples go through the module's divergence guard.
     """
 
     def __init__(
@@ -72,8 +106,7 @@ class SamplePlotCallback(pl.Callback):
             return None
         datamodule = _datamodule(trainer)
         real = datamodule.val_paths[: self.num_samples]
-        with preserved_rng():
-            generated = pl_module.sample(real.size(0), real[..., 0]).cpu()
+        generated = _generated_samples(trainer, pl_module, real)
         normaliser = datamodule.normaliser
         figure = sample_paths_figure(
             normaliser.inverse_transform(real.cpu()),
@@ -102,7 +135,8 @@ class GeneratorMetricsCallback(pl.Callback):
     and as many training paths (computed once: what a generator as good as the data scores).
     Test: :func:`sdegan.metrics.evaluate_generator` against the datamodule's train/test paths with
     the ``metrics`` config, at the end of ``trainer.test``.
-    Sampling does not disturb the training run's random streams.
+    Sampling does not disturb the training run's random streams; the samples go through the module's
+    divergence guard, so a generator that diverged in its last update stops the run here.
 
     Arguments:
         metrics: the Hydra ``metrics`` config (a mapping for ``MetricsConfig.from_mapping``).
@@ -128,8 +162,7 @@ class GeneratorMetricsCallback(pl.Callback):
         from sdegan.metrics import apply_missing_pattern, signature_mmd
 
         real = _datamodule(trainer).val_paths[: self.val_samples].cpu()
-        with preserved_rng():
-            generated = apply_missing_pattern(pl_module.sample(real.size(0), real[..., 0]).cpu(), real)
+        generated = apply_missing_pattern(_generated_samples(trainer, pl_module, real), real)
         value = signature_mmd(real, generated, **dataclasses.asdict(self.config.mmd))
         pl_module.log("val/mmd", value, prog_bar=True, sync_dist=True)
         if self.val_mmd_real is None:

@@ -12,7 +12,6 @@ from sdegan.models.latent_sde import PriorSDE
 from sdegan.models.solve_options import solve_spec
 from sdegan.training.base import NeuralSDEModule
 from sdegan.random_state import preserved_rng
-from sdegan.training.instrumentation import check_finite_loss
 from sdegan.errors import ConfigurationError
 
 __all__ = ["LatentSDE"]
@@ -30,6 +29,9 @@ class LatentSDE(NeuralSDEModule):
     Arguments (beyond ``data_channels``, ``times``, ``solve_options`` given by the entry point):
         latent_size, context_size, hidden_size, width, depth, activation: network sizes.
         lr, lr_decay: Adam learning rate, multiplied by ``lr_decay`` after every step.
+        divergence_threshold: training stops (:class:`~sdegan.training.errors.NonFiniteLossError`)
+            when the loss exceeds it in absolute value; any NaN/inf loss or gradient stops it too.
+            ``None``: finiteness only.
     """
 
     def __init__(
@@ -47,13 +49,14 @@ class LatentSDE(NeuralSDEModule):
         lr_decay: float = 0.997,
         kl_anneal_steps: int = 1000,
         kl_anneal_start: float = 0.0,
+        divergence_threshold: float | None = 1e6,
     ) -> None:
         if kl_anneal_steps < 0 or not 0.0 <= kl_anneal_start <= 1.0:
             raise ConfigurationError(
                 f"need kl_anneal_steps >= 0 and 0 <= kl_anneal_start <= 1, got {kl_anneal_steps}, "
                 f"{kl_anneal_start}"
             )
-        super().__init__(times, solve_options)
+        super().__init__(times, solve_options, divergence_threshold)
         self.save_hyperparameters(ignore=["times", "solve_options"])
         self.hparams["times"] = self.times.tolist()
         self.hparams["solve_options"] = dict(self.solve_options)
@@ -75,6 +78,18 @@ class LatentSDE(NeuralSDEModule):
     def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
         return self.model.sample(times, num_samples, self.latent_options)
 
+    RESUMABLE_HYPERPARAMETERS = ("lr", "lr_decay", "divergence_threshold")
+
+    def _apply_optimiser_hyperparameters(self) -> None:
+        # As if the run had used this lr and lr_decay from its start: lr * lr_decay ** steps so far.
+        hp = self.hparams
+        scheduler = self.lr_schedulers()
+        scheduler.base_lrs, scheduler.gamma = [hp.lr], hp.lr_decay
+        lr = hp.lr * hp.lr_decay**scheduler.last_epoch
+        for group in self.optimizers(use_pl_optimizer=False).param_groups:
+            group["initial_lr"], group["lr"] = hp.lr, lr
+        scheduler._last_lr = [lr]
+
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.hparams.lr_decay)
@@ -85,7 +100,7 @@ class LatentSDE(NeuralSDEModule):
         kl = terms["kl_path"] + terms["kl_initial"]
         beta = self.kl_weight()
         loss = -(terms["log_likelihood"] - beta * kl)
-        check_finite_loss(loss, self.global_step, "negative ELBO")
+        self.divergence_guard.watch("negative ELBO", loss)
         self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
         self.log("train/elbo", (terms["log_likelihood"] - kl).detach(), on_step=True)
         self.log("train/log_likelihood", terms["log_likelihood"].detach(), on_step=True)

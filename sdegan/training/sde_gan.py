@@ -14,7 +14,6 @@ from sdegan.models.solve_options import solve_spec
 from sdegan.nn import clip_linear_weights
 from sdegan.training.base import NeuralSDEModule
 from sdegan.random_state import preserved_rng
-from sdegan.training.instrumentation import check_finite_gradients, check_finite_loss
 from sdegan.errors import ConfigurationError
 
 __all__ = ["SDEGAN", "LIPSCHITZ_METHODS"]
@@ -59,6 +58,9 @@ class SDEGAN(NeuralSDEModule):
         initial_noise_size, noise_size, hidden_size, width, depth: network sizes (both networks
             share ``hidden_size``, ``width``, ``depth``).
         initial_scale, vector_field_scale: the generator's initialisation scaling.
+        divergence_threshold: training stops (:class:`~sdegan.training.errors.NonFiniteLossError`)
+            when a loss or a generated (normalised) value exceeds it in absolute value; any NaN/inf
+            loss, sample or gradient stops it too. ``None``: finiteness only.
     """
 
     def __init__(
@@ -81,12 +83,13 @@ class SDEGAN(NeuralSDEModule):
         swa_start: int | None = 5000,
         critic_steps: int = 5,
         gradient_penalty_weight: float = 10.0,
+        divergence_threshold: float | None = 1e6,
     ) -> None:
         if lipschitz not in LIPSCHITZ_METHODS:
             raise ConfigurationError(f"unknown lipschitz={lipschitz!r}; valid choices: {list(LIPSCHITZ_METHODS)}")
         if critic_steps < 1:
             raise ConfigurationError(f"critic_steps must be >= 1, got {critic_steps}")
-        super().__init__(times, solve_options)
+        super().__init__(times, solve_options, divergence_threshold)
         self.save_hyperparameters(ignore=["times", "solve_options"])
         self.hparams["times"] = self.times.tolist()
         self.hparams["solve_options"] = dict(self.solve_options)
@@ -130,6 +133,15 @@ class SDEGAN(NeuralSDEModule):
         return self.evaluation_generator()(times, num_samples, self.generator_options)
 
     # ---------------------------------------------------------------- training
+    RESUMABLE_HYPERPARAMETERS = ("generator_lr", "discriminator_lr", "weight_decay", "divergence_threshold")
+
+    def _apply_optimiser_hyperparameters(self) -> None:
+        hp = self.hparams
+        generator_group, discriminator_group = self.optimizers(use_pl_optimizer=False).param_groups
+        generator_group["lr"], discriminator_group["lr"] = hp.generator_lr, hp.discriminator_lr
+        for group in (generator_group, discriminator_group):
+            group["weight_decay"] = hp.weight_decay
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hp = self.hparams
         return torch.optim.Adadelta(
@@ -148,13 +160,15 @@ class SDEGAN(NeuralSDEModule):
         optimizer = self.optimizers()
         step = self.global_step
         optimizer.zero_grad(set_to_none=True)
-        if self.lipschitz == "clip":
-            loss = self._clipped_backward(batch, step)
-        elif step % (self.hparams.critic_steps + 1) < self.hparams.critic_steps:
-            loss = self._critic_backward(batch, step)
-        else:
-            loss = self._generator_backward(batch, step)
-        check_finite_gradients(self.parameters(), step)
+        with self.divergence_guard.explaining_failures(step):
+            if self.lipschitz == "clip":
+                loss = self._clipped_backward(batch)
+            elif step % (self.hparams.critic_steps + 1) < self.hparams.critic_steps:
+                loss = self._critic_backward(batch)
+            else:
+                loss = self._generator_backward(batch)
+        self.divergence_guard.watch_gradients(self.parameters())
+        self.divergence_guard.check(step)
         optimizer.step()
         if self.lipschitz == "clip":
             clip_linear_weights(self.discriminator)
@@ -164,10 +178,11 @@ class SDEGAN(NeuralSDEModule):
             self.averaged_discriminator.update_parameters(self.discriminator)
         return loss.detach()
 
-    def _clipped_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
+    def _clipped_backward(self, real: torch.Tensor) -> torch.Tensor:
         fake = self.generator(real[..., 0], real.size(0), self.generator_options)
+        self.divergence_guard.watch("generated samples", fake[..., 1:])
         loss = self._wasserstein(fake, real, self.discriminator)
-        check_finite_loss(loss, step, "SDE-GAN loss D(fake) - D(real)")
+        self.divergence_guard.watch("SDE-GAN loss D(fake) - D(real)", loss)
         self.manual_backward(loss)
         for parameter in self.generator.parameters():
             if parameter.grad is not None:
@@ -175,9 +190,10 @@ class SDEGAN(NeuralSDEModule):
         self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
         return loss
 
-    def _critic_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
+    def _critic_backward(self, real: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             fake = self.generator(real[..., 0], real.size(0), self.generator_options)
+        self.divergence_guard.watch("generated samples", fake[..., 1:])
         discriminator = self.discriminator
         real_coeffs, fake_coeffs = discriminator.coefficients(real), discriminator.coefficients(fake)
         wasserstein = (
@@ -186,7 +202,7 @@ class SDEGAN(NeuralSDEModule):
         )
         penalty = self.gradient_penalty(real_coeffs, fake_coeffs)
         loss = wasserstein + self.hparams.gradient_penalty_weight * penalty
-        check_finite_loss(loss, step, "critic loss")
+        self.divergence_guard.watch("critic loss", loss)
         self.manual_backward(loss)
         for parameter in self.generator.parameters():
             parameter.grad = None
@@ -194,10 +210,11 @@ class SDEGAN(NeuralSDEModule):
         self.log("train/gradient_penalty", penalty.detach(), on_step=True)
         return loss
 
-    def _generator_backward(self, real: torch.Tensor, step: int) -> torch.Tensor:
+    def _generator_backward(self, real: torch.Tensor) -> torch.Tensor:
         fake = self.generator(real[..., 0], real.size(0), self.generator_options)
+        self.divergence_guard.watch("generated samples", fake[..., 1:])
         loss = -self.discriminator(fake, self.discriminator_options).mean()
-        check_finite_loss(loss, step, "generator loss -D(fake)")
+        self.divergence_guard.watch("generator loss -D(fake)", loss)
         self.manual_backward(loss)
         for parameter in self.discriminator.parameters():
             parameter.grad = None
