@@ -4,6 +4,7 @@ from sdegan.training.callbacks import GeneratorMetricsCallback, SamplePlotCallba
 from sdegan.training.errors import NonFiniteLossError
 from sdegan.training.latent_sde import LatentSDE
 from sdegan.training.sde_gan import LIPSCHITZ_METHODS, SDEGAN
+from sdegan.training.sde_sigker import SDESigKer
 
 __all__ = [
     "GeneratorMetricsCallback",
@@ -11,5 +12,6 @@ __all__ = [
     "LatentSDE",
     "NonFiniteLossError",
     "SDEGAN",
+    "SDESigKer",
     "SamplePlotCallback",
 ]
