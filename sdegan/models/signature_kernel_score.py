@@ -132,8 +132,9 @@ class SignatureKernel:
             static: object = pysiglib.RBFKernel(2.0 * float(self.bandwidth) ** 2)
         else:
             static = pysiglib.LinearKernel()
-        # Indexing copies, so pysiglib gets contiguous tensors that own their memory.
-        return pysiglib.sig_kernel(x[i], y[j], dyadic_order=self.dyadic_order, static_kernel=static)
+        # Indexing copies, so pysiglib gets contiguous tensors that own their memory. pysiglib returns a view of
+        # the pairs' whole PDE grids; the clone keeps only the final values, so the grids can be freed.
+        return pysiglib.sig_kernel(x[i], y[j], dyadic_order=self.dyadic_order, static_kernel=static).clone()
 
     def signatures(self, x: Tensor) -> Tensor:
         """Truncated signatures of prepared paths (signatory backend): ``k(x, y) = 1 + <S(x), S(y)>``.

@@ -105,7 +105,9 @@ class SDESigKer(NeuralSDEModule):
         # "auto", set from the first training batch (1 / std per channel) and saved in checkpoints.
         fixed = value_scale != "auto"
         self.register_buffer("value_scale", torch.full((data_channels,), float(value_scale) if fixed else 1.0))
-        self.register_buffer("value_scale_set", torch.tensor(fixed))
+        # A float flag (1 = set), so data-parallel buffer broadcasts handle it on every backend.
+        self.register_buffer("value_scale_set", torch.tensor(1.0 if fixed else 0.0))
+        self._value_scale_known = fixed
 
     def _sample_batch(self, num_samples: int) -> torch.Tensor:
         return self.generator(self.times, num_samples, self.solve_options)
@@ -117,11 +119,14 @@ class SDESigKer(NeuralSDEModule):
         return torch.cat([paths[..., :1], paths[..., 1:] * self.value_scale.to(paths.dtype)], dim=-1)
 
     def _set_value_scale(self, real: torch.Tensor) -> None:
-        if bool(self.value_scale_set):
+        # The Python flag spares a device-to-host read of the buffer on every step once the scale is known.
+        if self._value_scale_known or float(self.value_scale_set) == 1.0:
+            self._value_scale_known = True
             return
         factors = auto_scale(real)[1:]  # 1 / std of each value channel (gaps filled)
         self.value_scale.copy_(torch.tensor(factors, dtype=self.value_scale.dtype))
-        self.value_scale_set.fill_(True)
+        self.value_scale_set.fill_(1.0)
+        self._value_scale_known = True
 
     def score(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(score, E k(X, X'), E k(X, y))`` of freshly generated paths against a real batch."""

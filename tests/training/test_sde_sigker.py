@@ -54,10 +54,10 @@ def test_value_scale_is_set_from_the_first_batch_and_kept_in_the_state():
     batch = SyntheticPathDataModule(num_paths=32, length=8).train_paths[:16]
     model._set_value_scale(batch)
     std = float(torch.nan_to_num(batch[..., 1]).std())
-    assert bool(model.value_scale_set) and 0.5 / std < float(model.value_scale) < 2 / std
+    assert float(model.value_scale_set) == 1.0 and 0.5 / std < float(model.value_scale) < 2 / std
     restored = _module()
     restored.load_state_dict(model.state_dict())
-    assert bool(restored.value_scale_set) and torch.equal(restored.value_scale, model.value_scale)
+    assert float(restored.value_scale_set) == 1.0 and torch.equal(restored.value_scale, model.value_scale)
 
 
 @pytest.mark.parametrize("options, message", [
