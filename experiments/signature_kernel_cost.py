@@ -53,7 +53,7 @@ def cases(quick: bool) -> list[dict]:
         dict(base, m=sizes[-1], n=sizes[-1], backend="signatory", static_kernel="linear"),
     ]
     if quick:  # small chunks, so the checkpointed path runs too
-        rows = [row if row["max_pairs"] == UNBOUNDED else dict(row, max_pairs=16) for row in rows]
+        rows = [row if row["max_pairs"] == UNBOUNDED else dict(row, max_pairs=4) for row in rows]
     return rows
 
 
