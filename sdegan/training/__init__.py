@@ -5,6 +5,7 @@ from sdegan.training.checkpoint_io import AtomicCheckpointIO
 from sdegan.training.errors import CheckpointWriteError, NonFiniteLossError
 from sdegan.training.latent_sde import LatentSDE
 from sdegan.training.sde_gan import LIPSCHITZ_METHODS, SDEGAN
+from sdegan.training.sde_sigker import SDESigKer
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -15,5 +16,6 @@ __all__ = [
     "LatentSDE",
     "NonFiniteLossError",
     "SDEGAN",
+    "SDESigKer",
     "SamplePlotCallback",
 ]
