@@ -160,11 +160,12 @@ def check_run_values(cfg: DictConfig) -> None:
         raise ConfigurationError(f"seed must be an integer, got {cfg.get('seed')!r}")
     trainer = cfg.trainer
     max_steps, max_epochs = trainer.get("max_steps"), trainer.get("max_epochs")
-    unlimited_steps = max_steps == -1 and _is_int(max_epochs) and max_epochs >= 1
+    other_limit = (_is_int(max_epochs) and max_epochs >= 1) or trainer.get("max_time") is not None
+    unlimited_steps = max_steps == -1 and other_limit
     if not _is_int(max_steps) or (max_steps < 1 and not unlimited_steps):
         raise ConfigurationError(
             f"trainer.max_steps must be a positive number of training steps (or -1 with trainer.max_epochs "
-            f">= 1), got {max_steps!r}; nothing would be trained"
+            f">= 1 or a trainer.max_time), got {max_steps!r}; nothing would be trained"
         )
     every = trainer.get("checkpoint_every_n_steps")
     if not _is_int(every) or every < 1:
@@ -173,6 +174,8 @@ def check_run_values(cfg: DictConfig) -> None:
     if dt is not None and (isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0):
         raise ConfigurationError(f"solver.dt must be a positive step (or null for the data's spacing), got {dt!r}")
     for key, value in cfg.model.items():
+        if value is None and str(key).endswith("_batch_size"):  # null = the whole batch (sample sizes)
+            continue
         if (str(key).endswith("_size") or key in _SIZE_KEYS) and not (_is_int(value) and value >= (key != "depth")):
             least = "a non-negative" if key == "depth" else "a positive"
             raise ConfigurationError(f"model.{key} must be {least} integer, got {value!r}")
@@ -191,7 +194,7 @@ def _check_split_sizes(dataset: DictConfig) -> None:
     num_paths = dataset.get("num_paths")
     if num_paths is None:
         return
-    from sdegan.data.paths import split_counts
+    from sdegan.data.raw import split_counts
 
     if not _is_int(num_paths):
         raise ConfigurationError(f"dataset.num_paths must be an integer, got {num_paths!r}")

@@ -16,9 +16,11 @@ import torch
 from sdegan.errors import ConfigurationError
 from sdegan.metrics.signature_mmd import auto_scale
 from sdegan.models import Generator
+from sdegan.models.generator import GeneratorVectorField
 from sdegan.models.signature_kernel_score import SignatureKernel, signature_kernel_score_terms
+from sdegan.models.solve_options import solve_spec
+from sdegan.random_state import preserved_rng
 from sdegan.training.base import NeuralSDEModule
-from sdegan.training.instrumentation import check_finite_loss, preserved_rng
 
 __all__ = ["SDESigKer"]
 
@@ -52,7 +54,11 @@ class SDESigKer(NeuralSDEModule):
         value_scale: factor on the value channels before the kernel, or ``"auto"``: 1 / std of each
             channel, fixed at the first training batch (kept in checkpoints).
         lr, weight_decay: Adam.
+        divergence_threshold: training stops when the score or a generated sample exceeds it in absolute
+            value; any NaN/inf stops it too (``None``: finiteness only).
     """
+
+    RESUMABLE_HYPERPARAMETERS = ("lr", "weight_decay", "divergence_threshold")
 
     def __init__(
         self,
@@ -80,10 +86,11 @@ class SDESigKer(NeuralSDEModule):
         value_scale: float | str = "auto",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        divergence_threshold: float | None = 1e6,
     ) -> None:
         if not (value_scale == "auto" or (isinstance(value_scale, (int, float)) and value_scale > 0)):
             raise ConfigurationError(f"value_scale must be 'auto' or a positive number, got {value_scale!r}")
-        super().__init__(times, solve_options)
+        super().__init__(times, solve_options, divergence_threshold)
         self.num_generated = _optional_size(num_generated, "num_generated", 2)
         self.self_batch_size = _optional_size(self_batch_size, "self_batch_size", 2)
         self.cross_batch_size = _optional_size(cross_batch_size, "cross_batch_size", 1)
@@ -100,6 +107,7 @@ class SDESigKer(NeuralSDEModule):
             data_channels, initial_noise_size, noise_size, hidden_size, width, depth, activation,
             initial_scale, vector_field_scale,
         )
+        self.generator_options = solve_spec("sde", self.solve_options, self.times, GeneratorVectorField)
         self._count_evaluations({"generator": self.generator.vector_field.drift})
         # Factors multiplying the value channels of real and generated paths before the kernel; with
         # "auto", set from the first training batch (1 / std per channel) and saved in checkpoints.
@@ -109,8 +117,8 @@ class SDESigKer(NeuralSDEModule):
         self.register_buffer("value_scale_set", torch.tensor(1.0 if fixed else 0.0))
         self._value_scale_known = fixed
 
-    def _sample_batch(self, num_samples: int) -> torch.Tensor:
-        return self.generator(self.times, num_samples, self.solve_options)
+    def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
+        return self.generator(times, num_samples, self.generator_options)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
@@ -133,7 +141,10 @@ class SDESigKer(NeuralSDEModule):
         if self.real_batch_size is not None:
             real = real[: self.real_batch_size]
         count = real.size(0) if self.num_generated is None else self.num_generated
-        generated = self._scaled(self.generator(self.times, count, self.solve_options))
+        times = real[torch.arange(count, device=real.device) % real.size(0), :, 0]  # the real paths' own times
+        generated = self.generator(times, count, self.generator_options)
+        self.divergence_guard.watch("generated samples", generated[..., 1:])
+        generated = self._scaled(generated)
         real = self._scaled(real)
         self_term, cross_term = signature_kernel_score_terms(
             generated, real, self.kernel,
@@ -144,7 +155,7 @@ class SDESigKer(NeuralSDEModule):
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         self._set_value_scale(batch)
         loss, self_term, cross_term = self.score(batch)
-        check_finite_loss(loss, self.global_step, "signature-kernel score")
+        self.divergence_guard.watch("signature-kernel score", loss)
         self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
         self.log("train/self_term", self_term.detach(), on_step=True)
         self.log("train/cross_term", cross_term.detach(), on_step=True)
