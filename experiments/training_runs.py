@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
@@ -179,14 +179,19 @@ def time_to_mmd(run_dir: Path, target: float) -> float:
     return float(step_times[step_times.index <= step].iloc[-1]) if (step_times.index <= step).any() else 0.0
 
 
-def metric_directions(raw: pd.DataFrame, pairs: Sequence[Pair]) -> str:
-    """Per task, whether ours has the lower mean test MMD, classification and TSTR loss than the baseline."""
-    parts = []
+def _pair_rows(raw: pd.DataFrame, pairs: Sequence[Pair]) -> Iterator[tuple[Pair, pd.DataFrame, pd.DataFrame]]:
+    """Each pair with its rows of ours and of the baseline (pairs missing either are left out)."""
     for pair in pairs:
         ours = raw[raw.setting == pair.ours.label]
         baseline = raw[raw.setting == pair.baseline.label]
-        if ours.empty or baseline.empty:
-            continue
+        if not (ours.empty or baseline.empty):
+            yield pair, ours, baseline
+
+
+def metric_directions(raw: pd.DataFrame, pairs: Sequence[Pair]) -> str:
+    """Per task, whether ours has the lower mean test MMD, classification and TSTR loss than the baseline."""
+    parts = []
+    for pair, ours, baseline in _pair_rows(raw, pairs):
         metrics = ("mmd", "classification", "prediction_tstr")
         lower = [metric for metric in metrics if ours[metric].mean() < baseline[metric].mean()]
         parts.append(f"{pair.task}: ours lower on {len(lower)} of {len(metrics)} ({', '.join(lower) or 'none'}); "
@@ -255,11 +260,7 @@ def comparison_arguments(description: str, task_names: Sequence[str]):
 def speedups(raw: pd.DataFrame, pairs: Sequence[Pair]) -> pd.DataFrame:
     """Per task: baseline / ours for mean training time, median step time and network calls per step."""
     rows = []
-    for pair in pairs:
-        ours = raw[raw.setting == pair.ours.label]
-        baseline = raw[raw.setting == pair.baseline.label]
-        if ours.empty or baseline.empty:
-            continue
+    for pair, ours, baseline in _pair_rows(raw, pairs):
         rows.append(dict(
             task=pair.task,
             train_time_speedup=baseline.train_time_s.mean() / ours.train_time_s.mean(),
