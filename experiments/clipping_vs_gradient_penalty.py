@@ -11,7 +11,9 @@ several critic steps per generator step), and removes the penalty's truncation e
 Every run is ``sdegan-train experiment=<setting> seed=<s>``: the clipped recipe (``experiment=<task>``) against
 the gradient-penalty recipe (``experiment=<task>_gp``, model=sde_gan_gp) on the same solver (reversible Heun,
 reversible gradients, Brownian Interval), on OU and weights data. One training step of the penalty recipe
-updates one network (five critic steps per generator step), as in ``trainer.max_steps``.
+updates one network (five critic steps per generator step), so ``--generator-updates N`` gives both recipes
+the same N generator updates (the penalty run takes 6N training steps), and ``--target-mmd X`` reports the
+training time each run took to reach a validation MMD of X.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def main() -> None:
         quick_tasks=["ou_sde_gan"],
         paper_claim="training speed-up of clipping over the gradient penalty (train_time_speedup)",
         paper_figure="up to 1.87x",
+        paper_budget="10,000 generator updates of batch 1024 (torchsde examples/sde_gan.py)",
+        paper_metrics="clipping better (lower) on classification, prediction and MMD",
     )
 
 

@@ -16,7 +16,6 @@ headline now), both at the default depth 4 and ``scale: auto``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shlex
 import sys
@@ -30,6 +29,7 @@ from hydra import compose, initialize_config_dir
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
+from measure import experiment_arguments  # noqa: E402
 from results_table import write_results  # noqa: E402
 from sdegan import builders  # noqa: E402
 from sdegan.metrics import MetricsConfig, apply_missing_pattern, signature_mmd  # noqa: E402
@@ -95,15 +95,12 @@ def write(rows: list[dict[str, object]], output_dir: Path, command: str, budget:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="64 paths per dataset, written under outputs/ (never over results/)")
+    parser = experiment_arguments(__doc__.splitlines()[0])
     parser.add_argument("--air-quality-path", type=Path, default=None,
                         help="the UCI zip; the air-quality rows are skipped without it")
-    parser.add_argument("--output-dir", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    output_dir = args.output_dir or REPOSITORY / ("outputs/headline_mmd_quick" if args.quick else "results")
+    output_dir = args.output_dir
     size = 64 if args.quick else None
     rows = []
     for dataset, experiment in CASES:

@@ -74,15 +74,33 @@ class EvaluationCount:
         self._handle.remove()
 
 
+QUICK_OUTPUT_DIR = DEFAULT_OUTPUT_DIR.parent / "outputs" / "quick_results"
+
+
+class ExperimentParser(argparse.ArgumentParser):
+    """An argument parser whose ``--quick`` runs write to :data:`QUICK_OUTPUT_DIR` unless told otherwise.
+
+    The committed ``results/`` are only ever written by full-size runs (or by an explicit ``--output-dir``).
+    """
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        parsed = super().parse_args(args, namespace)
+        if parsed.output_dir is None:
+            parsed.output_dir = QUICK_OUTPUT_DIR if parsed.quick else DEFAULT_OUTPUT_DIR
+        return parsed
+
+
 def experiment_arguments(description: str) -> argparse.ArgumentParser:
     """The options every experiment program takes: ``--quick``, ``--output-dir`` and ``--note``."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = ExperimentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds); for tests and smoke runs")
     parser.add_argument(
         "--output-dir",
+        "--output",
+        dest="output_dir",
         type=Path,
-        default=DEFAULT_OUTPUT_DIR,
-        help=f"folder for <name>.csv/.md/.png (default {DEFAULT_OUTPUT_DIR})",
+        default=None,
+        help=f"folder for <name>.csv/.md/.png (default {DEFAULT_OUTPUT_DIR}; with --quick {QUICK_OUTPUT_DIR})",
     )
     parser.add_argument("--note", action="append", default=[], metavar="TEXT",
                         help="a line for the .md's notes (e.g. what else ran on the machine); repeatable")
@@ -95,4 +113,5 @@ def relative_error(value: torch.Tensor, reference: torch.Tensor) -> float:
     return float((value.to(reference.dtype) - reference).abs().max() / scale)
 
 
-__all__ = ["time_call", "SavedTensorBytes", "EvaluationCount", "experiment_arguments", "relative_error"]
+__all__ = ["time_call", "SavedTensorBytes", "EvaluationCount", "QUICK_OUTPUT_DIR", "ExperimentParser",
+           "experiment_arguments", "relative_error"]

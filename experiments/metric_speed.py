@@ -16,7 +16,6 @@ The paths are simulated Ornstein-Uhlenbeck samples (the metrics' cost does not d
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import platform
@@ -33,6 +32,7 @@ import torch
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
+from measure import experiment_arguments  # noqa: E402
 from sdegan.metrics import (  # noqa: E402
     MetricsConfig,
     classification_accuracy,
@@ -174,10 +174,8 @@ def write(rows: list[dict[str, object]], output_dir: Path, command: str) -> None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
+    parser = experiment_arguments(__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--output-dir", type=Path, default=REPOSITORY / "results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     command = shlex.join(["python", "experiments/metric_speed.py", *sys.argv[1:]])

@@ -17,7 +17,6 @@ Writes results/reversible_stability.csv, .md and .png. Usage:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from measure import experiment_arguments  # noqa: E402
 from sdegan.solvers.base import ReversibleSolver  # noqa: E402
 from sdegan.solvers.brownian import make_brownian  # noqa: E402
 from sdegan.solvers.sdegan_backend import REVERSIBLE_SOLVERS  # noqa: E402
@@ -38,7 +38,6 @@ from sdegan.solvers.grid import make_step_grid  # noqa: E402
 from sdegan.solvers.reversible_heun import ReversibleHeun  # noqa: E402
 from sdegan.solvers.vector_fields import ODEVectorField, SDEVectorField  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 COUPLINGS = (0.5, 0.7, 0.9, 0.99, 0.999, 1.0)
 BASES = ("reversible_euler", "reversible_midpoint", "reversible_ralston3", "reversible_rk4")
 
@@ -233,17 +232,14 @@ def summary(frame: pd.DataFrame, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny grids and neural SDE (for tests; not for results)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="folder for reversible_stability.*")
-    args = parser.parse_args(argv)
+    args = experiment_arguments(__doc__.splitlines()[0]).parse_args(argv)
     torch.set_num_threads(1)
     frame = pd.DataFrame(linear_rows(args.quick) + neural_rows(args.quick))
-    args.output.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.output / "reversible_stability.csv", index=False)
-    plot(frame, args.output / "reversible_stability.png")
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.output_dir / "reversible_stability.csv", index=False)
+    plot(frame, args.output_dir / "reversible_stability.png")
     command = "python " + " ".join(["experiments/reversible_stability.py", *(argv if argv is not None else sys.argv[1:])])
-    (args.output / "reversible_stability.md").write_text(summary(frame, command))
+    (args.output_dir / "reversible_stability.md").write_text(summary(frame, command))
     print(summary(frame, command))
 
 

@@ -7,30 +7,26 @@ Compares, side by side in one process, on the SDE-GAN generator's sizes (state 1
 - torchsde: ``torchsde.sdeint_adjoint(method="reversible_heun", adjoint_method="adjoint_reversible_heun")``
 - midpoint: ``sdegan.solvers.sdeint(method="midpoint", gradient="direct")`` (torchsde's midpoint, backprop)
 
-Writes results/solver_speed.csv and results/solver_speed.md. Usage:
+Writes results/solver_speed.csv and results/solver_speed.md (a ``--quick`` run writes to outputs/quick_results/
+unless ``--output-dir`` is given). Usage:
 
-    python experiments/solver_speed.py [--repeats 15] [--threads 1] [--device cpu] [--quick]
+    python experiments/solver_speed.py [--repeats 15] [--threads 1] [--device cpu] [--quick] [--note TEXT]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import torch
 import torchsde
 from torch import nn
 
+from measure import experiment_arguments
+from results_table import write_results
 from sdegan.nn import LipSwish
 from sdegan.solvers import make_brownian, sdeint
-
-RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def _mlp(in_size: int, out_size: int, width: int) -> nn.Sequential:
@@ -135,78 +131,52 @@ def measure(batch: int, steps: int, repeats: int, device: torch.device) -> pd.Da
     return frame
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _gpu_names() -> str:
-    if not torch.cuda.is_available():
-        return ", no GPU"
-    return ", GPU " + ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table (floats to 3 significant digits)."""
-    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    return "\n".join([header, rule] + ["| " + " | ".join(row) + " |" for row in cells])
-
-
-def _markdown(frame: pd.DataFrame, command: str, threads: int) -> str:
-    ours = frame.loc[frame.method == METHODS[0]]
-    lines = [
-        "# Solver speed: reversible Heun forward + backward",
-        "",
-        f"Command: `{command}`",
-        "",
-        f"Machine: {_cpu_name()}, {os.cpu_count()} logical cores, {platform.system()}, torch {torch.__version__}, "
-        f"torch threads {threads}{_gpu_names()}. The CPU was shared with other jobs while this ran (2 cores, several "
-        "processes), so absolute times are noisy; the methods were interleaved repeat by repeat so that the "
-        "ratios are comparable. `median_cpu_ms` is the process CPU time (one torch thread), less sensitive to "
-        "the other jobs than wall time.",
-        "",
-        "Setting: SDE-GAN generator sizes (state 16, noise 3, drift and diffusion MLPs of width 16 with one hidden "
-        "layer, LipSwish, tanh), general noise, Stratonovich; batch and steps below; dt = 1; Brownian Interval "
-        "with the dt hint. Evaluations count drift+diffusion evaluations (one `f_and_g` call each).",
-        "",
-        markdown_table(frame),
-        "",
-    ]
-    for _, row in ours.iterrows():
+def _conclusions(frame: pd.DataFrame) -> list[str]:
+    """Sentences derived from the measured rows: ours and midpoint against torchsde, per device."""
+    lines = []
+    for device, rows in frame.groupby("device", sort=False):
+        ours = rows.loc[rows.method == METHODS[0]].iloc[0]
+        torchsde_row = rows.loc[rows.method == METHODS[1]].iloc[0]
+        midpoint = rows.loc[rows.method == METHODS[2]].iloc[0]
+        faster = "less" if ours.ratio_to_torchsde < 1 else "more"
         lines.append(
-            f"On {row.device}: ours takes {row.ratio_to_torchsde:.2f}x torchsde's median wall time "
-            f"({row.min_ratio_to_torchsde:.2f}x comparing the fastest repeats, {row.cpu_ratio_to_torchsde:.2f}x "
-            "comparing the median CPU time of this process, which other jobs disturb less; target <= 0.6x), with "
-            f"{row.backward_evaluations} backward evaluations (one per step plus one at the final time) where "
-            "torchsde's adjoint takes two per step."
+            f"On {device}: ours takes {ours.ratio_to_torchsde:.2f}x torchsde's median wall time ({faster} time; "
+            f"{ours.min_ratio_to_torchsde:.2f}x comparing the fastest repeats, {ours.cpu_ratio_to_torchsde:.2f}x "
+            f"comparing this process's median CPU time), with {ours.backward_evaluations} backward evaluations "
+            f"for {ours.steps} steps where torchsde's adjoint takes {torchsde_row.backward_evaluations}; midpoint "
+            f"with direct backpropagation takes {midpoint.ratio_to_torchsde:.2f}x torchsde's time and "
+            f"{midpoint.forward_evaluations} forward evaluations."
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = experiment_arguments(__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or 'all' (cpu and, if present, cuda)")
-    parser.add_argument("--quick", action="store_true", help="tiny run (batch 16, 8 steps, 2 repeats) for tests")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="folder for solver_speed.csv/.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     batch, steps, repeats = (16, 8, 2) if args.quick else (1024, 64, args.repeats)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d != "cuda" or torch.cuda.is_available()]
     frame = pd.concat([measure(batch, steps, repeats, torch.device(d)) for d in devices], ignore_index=True)
-    args.output.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.output / "solver_speed.csv", index=False)
-    command = "python " + " ".join(["experiments/solver_speed.py", *(argv if argv is not None else sys.argv[1:])])
-    (args.output / "solver_speed.md").write_text(_markdown(frame, command, args.threads))
+    write_results(
+        "solver_speed",
+        frame,
+        args.output_dir,
+        title="Solver speed: reversible Heun forward + backward",
+        description=(
+            "Setting: SDE-GAN generator sizes (state 16, noise 3, drift and diffusion MLPs of width 16 with one "
+            "hidden layer, LipSwish, tanh), general noise, Stratonovich; dt = 1; Brownian Interval with the dt "
+            "hint. The methods are interleaved repeat by repeat (the first round is a discarded warm-up), so load "
+            "changes on the machine hit all alike; `median_cpu_ms` is this process's CPU time. Evaluations count "
+            "drift+diffusion evaluations (one `f_and_g` call each)."
+        ),
+        budget=f"batch {batch}, {steps} steps, {repeats} repeats, {args.threads} torch thread(s), devices {devices}"
+        + (" (quick mode)" if args.quick else ""),
+        notes=[*_conclusions(frame), *args.note],
+    )
     print(frame.to_string(index=False))
 
 

@@ -199,7 +199,19 @@ def _main(cfg: DictConfig) -> float:
         run_log.exception("sdegan-train failed")
         raise
     print_summary(summary)
-    return summary["mmd_trained"]
+    return optimized_value(cfg, summary)
+
+
+def optimized_value(cfg: DictConfig, summary: dict[str, Any]) -> float:
+    """The summary value named by ``optimized_metric``: what ``sdegan-train`` returns to a sweeper (Optuna)."""
+    key = cfg.get("optimized_metric") or "mmd_trained"
+    if key not in summary:
+        numbers = sorted(k for k, v in summary.items() if isinstance(v, float))
+        raise SystemExit(
+            f"sdegan-train: optimized_metric={key!r} is not in the run's summary; available: {', '.join(numbers)}"
+            " (test metrics need test_after_fit=true)"
+        )
+    return float(summary[key])
 
 
 def main() -> None:

@@ -67,3 +67,13 @@ def test_check_results_catches_a_table_that_disagrees(tmp_path):
     edited.to_csv(tmp_path / "demo.csv", index=False)
     with pytest.raises(AssertionError):
         check_results(tmp_path, "demo", ["--quick"])
+
+
+def test_quick_runs_never_write_the_committed_results():
+    import measure
+
+    parser = measure.experiment_arguments("x")
+    assert parser.parse_args(["--quick"]).output_dir == measure.QUICK_OUTPUT_DIR
+    assert parser.parse_args([]).output_dir == measure.DEFAULT_OUTPUT_DIR
+    assert measure.QUICK_OUTPUT_DIR != measure.DEFAULT_OUTPUT_DIR
+    assert str(parser.parse_args(["--quick", "--output", "/tmp/x"]).output_dir) == "/tmp/x"

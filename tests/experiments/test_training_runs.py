@@ -1,4 +1,4 @@
-"""Reading a finished sdegan-train run directory into one results row (no training needed)."""
+"""Reading a finished sdegan-train run directory into one results row; budgets and run keys (no training needed)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ def test_read_run_sums_step_times_and_takes_the_test_metrics(tmp_path):
         "solver/nfe": [100.0, 120.0, 120.0, math.nan],
         "summary/mmd_trained": [math.nan, math.nan, math.nan, 0.3],
     })
-    write_run(tmp_path, {"mmd_trained": 0.3, "test/classification": 0.75, "test/mmd": 0.125,
+    write_run(tmp_path, {"mmd_trained": 0.3, "mmd_untrained": 1.2, "test/classification": 0.75, "test/mmd": 0.125,
                          "test/prediction_tstr": 2.0}, metrics)
-    row = training_runs.read_run(tmp_path)
+    row = training_runs.read_run(tmp_path, training_runs.compose(["experiment=ou_sde_gan_gp"]))
     assert row["train_time_s"] == pytest.approx(1.0)
     assert row["step_time_s"] == pytest.approx(0.25)
-    assert row["nfe_per_step"] == 120.0
+    assert row["network_calls_per_step"] == 120.0
+    assert row["steps"] == 3 and row["generator_updates"] == 0  # 3 penalty steps: critic steps only so far
+    assert row["untrained_mmd"] == 1.2 and row["learned"]  # 0.3 <= 1.2 / 3
     assert row["classification"] == 0.75 and row["mmd"] == 0.125 and row["prediction_tstr"] == 2.0
     assert math.isnan(row["prediction_trtr"])  # not computed in this run: NaN, not a made-up number
 
@@ -41,8 +43,44 @@ def test_speedups_are_baseline_over_ours():
     setting = training_runs.Setting
     pair = training_runs.Pair("ou", setting("ou/ours", "ou_sde_gan"), setting("ou/base", "ou_sde_gan_midpoint"))
     raw = pd.DataFrame(dict(setting=["ou/ours", "ou/ours", "ou/base", "ou/base"], train_time_s=[1.0, 3.0, 4.0, 6.0],
-                            step_time_s=[0.1, 0.1, 0.3, 0.3], nfe_per_step=[100, 100, 200, 200]))
+                            step_time_s=[0.1, 0.1, 0.3, 0.3], network_calls_per_step=[100, 100, 200, 200]))
     ratio = training_runs.speedups(raw, [pair])
     assert ratio.loc[0, "train_time_speedup"] == pytest.approx(2.5)
     assert ratio.loc[0, "step_time_speedup"] == pytest.approx(3.0)
-    assert ratio.loc[0, "nfe_ratio"] == pytest.approx(2.0)
+    assert ratio.loc[0, "network_calls_ratio"] == pytest.approx(2.0)
+
+
+def test_equal_generator_updates_for_clipping_and_gradient_penalty():
+    setting = training_runs.Setting
+    clip = training_runs.equal_update_budget(setting("ou/clip", "ou_sde_gan"), 300)
+    penalty = training_runs.equal_update_budget(setting("ou/gp", "ou_sde_gan_gp"), 300)
+    assert clip == ["trainer.max_steps=300", "model.swa_start=150"]
+    assert penalty == ["trainer.max_steps=1800", "model.swa_start=900"]  # 5 critic steps per generator step
+    latent = training_runs.equal_update_budget(setting("ou/latent", "ou_latent_sde"), 300)
+    assert latent == ["trainer.max_steps=300"]
+
+
+def test_run_key_follows_the_composed_config():
+    key = training_runs.run_key(["experiment=ou_sde_gan", "seed=1"])
+    assert key == training_runs.run_key(["seed=1", "experiment=ou_sde_gan"])
+    assert key != training_runs.run_key(["experiment=ou_sde_gan", "seed=2"])
+    assert key != training_runs.run_key(["experiment=ou_sde_gan", "seed=1", "model.generator_lr=1e-3"])
+
+
+def test_a_finished_run_is_read_back_not_trained(tmp_path, monkeypatch):
+    setting = training_runs.Setting("ou/clip", "ou_sde_gan")
+    overrides = training_runs.run_overrides(setting, 0, ["trainer.max_steps=3"])
+    metrics = pd.DataFrame({"step": [0, 1, 2], "train/step_time": [0.1, 0.1, 0.1], "solver/nfe": [9.0, 9.0, 9.0]})
+    write_run(tmp_path, {"mmd_trained": 0.5, "mmd_untrained": 1.0, "test/mmd": 0.5}, metrics)
+    (tmp_path / "row.json").write_text(json.dumps(dict(setting="ou/clip", experiment="ou_sde_gan", seed=0,
+                                                       run_dir=str(tmp_path), wall_time_s=7.0)))
+    (tmp_path / training_runs.RUN_KEY_FILE).write_text(training_runs.run_key(overrides))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run with the same composed config must not be trained again")
+
+    monkeypatch.setattr(training_runs.subprocess, "run", no_training)
+    row = training_runs.train(setting, 0, ["trainer.max_steps=3"], tmp_path)
+    assert row["wall_time_s"] == 7.0 and row["steps"] == 3 and not row["learned"]
+    with pytest.raises(AssertionError, match="must not be trained"):  # another budget: another config
+        training_runs.train(setting, 0, ["trainer.max_steps=4"], tmp_path)
