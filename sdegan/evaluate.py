@@ -119,7 +119,9 @@ def use_normaliser(datamodule: PathDataModule, state: dict[str, Any]) -> None:
 
 def load_trained_run(cfg: DictConfig, overrides: list[str]) -> TrainedRun:
     """Rebuild ``cfg.checkpoint``'s model and data: its own dataset config with the dataset overrides among the
-    command line's ``overrides`` (see :func:`dataset_config`), normalised by the checkpoint's normaliser."""
+    command line's ``overrides`` (see :func:`dataset_config`), normalised by the checkpoint's normaliser; torch
+    uses ``cfg.num_threads`` CPU threads."""
+    builders.apply_num_threads(cfg)
     checkpoint, run_cfg = load_checkpoint(cfg.checkpoint)
     pl.seed_everything(cfg.seed, workers=True)
     normaliser_state = saved_normaliser_state(checkpoint, run_cfg)

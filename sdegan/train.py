@@ -62,8 +62,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     """
     check_run_values(cfg)
     pl.seed_everything(cfg.seed, workers=True)
-    if cfg.get("num_threads") is not None:
-        torch.set_num_threads(cfg.num_threads)
+    builders.apply_num_threads(cfg)
     run_dir = builders.run_directory()
     log.info("sdegan-train %s", shlex.join(_task_overrides()))
     log.info("run directory: %s", run_dir)
@@ -81,12 +80,11 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     with torch.no_grad():
         untrained = model.sample(len(real), real[..., 0])
 
-    checkpoint_dir = run_dir / "checkpoints"
     checkpoint_io = AtomicCheckpointIO()
     trainer = pl.Trainer(
         **builders.trainer_kwargs(cfg),
         logger=builders.build_loggers(cfg) or False,
-        callbacks=builders.build_callbacks(cfg, run_dir, checkpoint_dir),
+        callbacks=builders.build_callbacks(cfg),
         plugins=[checkpoint_io],
         default_root_dir=str(run_dir),
     )
