@@ -167,9 +167,12 @@ class TrainingCurvesCallback(pl.Callback):
     validation) and draws them against the step at the end of training.
 
     Writes ``<output_dir>/<filename>`` (default ``training_curves.png`` in the trainer's ``default_root_dir``)
-    and the values drawn as ``training_curves.csv`` (columns ``step, metric, value``); logged to wandb (key
-    ``training_curves``) when a ``WandbLogger`` is attached. The record travels in every checkpoint, so a
-    resumed run continues the same curves from step 0.
+    and the values drawn as ``training_curves.csv`` (columns ``step, metric, value``; also rewritten after
+    every validation); logged to wandb (key ``training_curves``) when a ``WandbLogger`` is attached.
+
+    A resumed run continues the same curves from step 1: the record travels in every checkpoint, and the
+    validation that ran at the checkpoint's own step (after the checkpoint was written) is read back from the
+    checkpointed run's ``training_curves.csv`` when that file is still there.
 
     Arguments:
         exclude: metric names not drawn (default: the step's wall time).
@@ -185,6 +188,10 @@ class TrainingCurvesCallback(pl.Callback):
         self.filename = filename
         self.exclude = frozenset(exclude)
         self.history: dict[str, list[tuple[int, float]]] = {}
+        self._csv_path: Path | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._csv_path = (Path(self.output_dir or trainer.default_root_dir) / self.filename).with_suffix(".csv")
 
     def _record(self, trainer: pl.Trainer, prefix: str) -> None:
         for name, value in trainer.callback_metrics.items():
@@ -199,33 +206,57 @@ class TrainingCurvesCallback(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._record(trainer, "val/")
+            if trainer.is_global_zero:
+                self._write_csv()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": {name: list(points) for name, points in self.history.items()}}
+        return {"history": {name: list(points) for name, points in self.history.items()},
+                "file": None if self._csv_path is None else str(self._csv_path.resolve())}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = {name: [(int(s), float(v)) for s, v in points] for name, points in state_dict["history"].items()}
+        last_step = max((s for points in self.history.values() for s, _ in points), default=0)
+        file = state_dict.get("file")
+        if file is None or not Path(file).is_file():
+            return
+        for name, points in read_training_curves(Path(file)).items():
+            known = {s for s, _ in self.history.get(name, [])}
+            extra = [(s, v) for s, v in points if s <= last_step and s not in known]
+            if extra:
+                self.history[name] = sorted(self.history.get(name, []) + extra)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.write(trainer)
+
+    def _write_csv(self) -> None:
+        assert self._csv_path is not None, "setup() runs before any training"
+        self._csv_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._csv_path, "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["step", "metric", "value"])
+            for name, points in self.history.items():
+                writer.writerows((step, name, value) for step, value in points)
 
     def write(self, trainer: pl.Trainer) -> Path | None:
         """Draw, save and log the figure and its CSV; returns the figure's path (``None`` on non-zero ranks)."""
         if not trainer.is_global_zero:
             return None
-        directory = Path(self.output_dir or trainer.default_root_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / self.filename
-        with open(path.with_suffix(".csv"), "w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["step", "metric", "value"])
-            for name, points in self.history.items():
-                writer.writerows((step, name, value) for step, value in points)
+        self._write_csv()
+        path = self._csv_path.with_suffix(Path(self.filename).suffix)
         figure = training_curves_figure(self.history, title=f"training curves to step {trainer.global_step}")
         figure.savefig(path, dpi=100)
         plt.close(figure)
         _log_image(trainer, "training_curves", path)
         return path
+
+
+def read_training_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """Metric name -> ``(step, value)`` pairs of a ``training_curves.csv`` written by :class:`TrainingCurvesCallback`."""
+    history: dict[str, list[tuple[int, float]]] = {}
+    with open(path, newline="") as stream:
+        for row in csv.DictReader(stream):
+            history.setdefault(row["metric"], []).append((int(row["step"]), float(row["value"])))
+    return history
 
 
 class GeneratorMetricsCallback(pl.Callback):
