@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from sdegan.errors import ConfigurationError
 
 TRAINER_EXTRA_KEYS = ("checkpoint_every_n_steps",)
-# Trainer arguments that sdegan-train builds from a config group of their own.
-RUN_GROUPS = {"callbacks": "callbacks", "logger": "logger"}
+# Trainer arguments that sdegan-train builds from the config group of the same name.
+GROUP_BUILT_TRAINER_KEYS = ("callbacks", "logger")
 
 
 def apply_num_threads(cfg: DictConfig) -> None:
@@ -110,11 +110,11 @@ def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
     assert isinstance(kwargs, dict)
     for key in TRAINER_EXTRA_KEYS:
         kwargs.pop(key, None)
-    for key, group in RUN_GROUPS.items():
+    for key in GROUP_BUILT_TRAINER_KEYS:
         if key in kwargs:
             raise ConfigurationError(
-                f"trainer.{key} is set by sdegan-train from the {group} group, not the trainer's config: "
-                f"use {group}=... or +{group}.<name>._target_=... (configs/{group}) instead of trainer.{key}"
+                f"trainer.{key} is set by sdegan-train from the {key} group, not the trainer's config: "
+                f"use {key}=... or +{key}.<name>._target_=... (configs/{key}) instead of trainer.{key}"
             )
     return kwargs
 

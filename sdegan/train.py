@@ -6,7 +6,7 @@
     sdegan-train --cfg job                           # print the composed config and exit
 
 The run directory (printed at the start) holds the composed config (``.hydra/config.yaml``), CSV
-metrics, an offline wandb run, checkpoints, sample plots, ``summary.json`` and ``train.log`` (the run's
+metrics, an offline wandb run, checkpoints, sample plots, training curves, ``summary.json`` and ``train.log`` (the run's
 messages and, for a failed run, why it stopped). Checkpoints are written atomically, the final one before
 any plot or summary; divergence, a full disk and Ctrl-C end the run with one line naming the step, the last
 good checkpoint and how to resume.

@@ -143,7 +143,9 @@ class SamplePlotCallback(pl.Callback):
         real[..., 0] *= time_unit
         generated[..., 0] *= time_unit
         num_channels = real.size(-1) - 1
-        channels = self.channels if self.channels is not None else list(range(min(num_channels, self.max_channels or num_channels)))
+        shown = min(num_channels, self.max_channels or num_channels)
+        channels = self.channels if self.channels is not None else list(range(shown))
+        subset = f" (channels {channels} of {num_channels})" if len(channels) < num_channels else ""
         figure = sample_paths_figure(
             real,
             generated,
@@ -151,7 +153,7 @@ class SamplePlotCallback(pl.Callback):
             channel_labels=self.channel_labels(datamodule, num_channels),
             num_paths=self.num_paths,
             histogram_fractions=self.histogram_fractions,
-            title=f"step {trainer.global_step}" + (f" (channels {channels} of {num_channels})" if len(channels) < num_channels else ""),
+            title=f"step {trainer.global_step}{subset}",
         )
         directory = Path(self.output_dir or trainer.default_root_dir)
         directory.mkdir(parents=True, exist_ok=True)
@@ -251,7 +253,7 @@ class TrainingCurvesCallback(pl.Callback):
 
 
 def read_training_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
-    """Metric name -> ``(step, value)`` pairs of a ``training_curves.csv`` written by :class:`TrainingCurvesCallback`."""
+    """Metric name -> ``(step, value)`` pairs of a ``training_curves.csv`` (:class:`TrainingCurvesCallback`)."""
     history: dict[str, list[tuple[int, float]]] = {}
     with open(path, newline="") as stream:
         for row in csv.DictReader(stream):

@@ -65,7 +65,8 @@ def sample_paths_figure(
 def _draw_channel(row, real: torch.Tensor, generated: torch.Tensor, column: int, label: str, num_paths: int,
                   histogram_fractions: Sequence[float], bins: int, time_label: str) -> None:
     limits = value_limits(real[:num_paths, :, column], generated[:num_paths, :, column])
-    for axes, paths, name, colour in ((row[0], real, "real", "tab:blue"), (row[1], generated, "generated", "tab:orange")):
+    panels = ((row[0], real, "real", "tab:blue"), (row[1], generated, "generated", "tab:orange"))
+    for axes, paths, name, colour in panels:
         for path in paths[:num_paths]:
             observed = ~torch.isnan(path[:, column])
             axes.plot(path[observed, 0], path[observed, column], color=colour, alpha=0.4, lw=0.8, marker=".", ms=2)

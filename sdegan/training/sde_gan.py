@@ -30,7 +30,9 @@ def user_network(config: Mapping[str, Any], key: str, **sizes: int) -> nn.Module
         raise ConfigurationError(f"{key} must be a mapping with a _target_ (your class), got {config!r}")
     network = instantiate(config, **sizes)
     if not isinstance(network, nn.Module):
-        raise ConfigurationError(f"{key}: {config['_target_']} returned a {type(network).__name__}, not a torch.nn.Module")
+        raise ConfigurationError(
+            f"{key}: {config['_target_']} returned a {type(network).__name__}, not a torch.nn.Module"
+        )
     return network
 
 
@@ -145,9 +147,10 @@ class SDEGAN(NeuralSDEModule):
         # After the averages are copied, so the copies carry no counting hooks.
         # (The default generator field's drift network runs once per evaluation; a user's field may have none.)
         generator_field = self.generator.vector_field
-        self._count_evaluations(
-            {"generator": getattr(generator_field, "drift", generator_field), "discriminator": self.discriminator.vector_field}
-        )
+        self._count_evaluations({
+            "generator": getattr(generator_field, "drift", generator_field),
+            "discriminator": self.discriminator.vector_field,
+        })
 
     # ---------------------------------------------------------------- evaluation networks
     @property

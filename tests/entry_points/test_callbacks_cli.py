@@ -27,7 +27,8 @@ def early_stopped_run(folder):
     first = folder / "first"
     marker = folder / "final_step.txt"
     result = train(first, "trainer.max_steps=30", EARLY_STOP,
-                   "+callbacks.mine._target_=tests.entry_points.user_callbacks.WriteFinalStep", f"+callbacks.mine.path={marker}")
+                   "+callbacks.mine._target_=tests.entry_points.user_callbacks.WriteFinalStep",
+                   f"+callbacks.mine.path={marker}")
     assert result.returncode == 0, result.stderr[-3000:]
     return first
 
