@@ -21,7 +21,7 @@ by side in one process with the repeats interleaved (so drifts of a shared machi
      options of ``experiment=ou_sde_gan`` (reversible Heun, reversible gradients, Brownian Interval), one Adadelta
      optimiser with two parameter groups and ``sdegan.nn.clip_linear_weights``, as ``sdegan.training.SDEGAN``
      does it; real paths are given with their missing values, as the datamodule gives them.
-   - ``sdegan, brownian=grid``: the same with the fixed-grid Brownian source (``configs/brownian/grid.yaml``).
+   - ``sdegan, brownian=grid``: the same with the fixed-grid Brownian source (``sdegan/configs/brownian/grid.yaml``).
 2. Brownian sources: the cost per increment when a fresh source is asked for the 63 increments of a solve
    forwards and then in reverse (what a reversible solve asks): a raw ``torch.randn`` per increment, the grid
    source (``brownian=grid``) and torchsde's Brownian Interval as ``sdegan.solvers.make_brownian`` builds it.

@@ -26,6 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sdegan import builders
+from sdegan.config_dir import CONFIG_DIR
 from sdegan.data import Normaliser, PathDataModule
 from sdegan.errors import ConfigurationError, exit_on_input_error
 from sdegan.metrics import evaluate_generator
@@ -33,7 +34,6 @@ from sdegan.run_config import load_checkpoint
 from sdegan.run_outputs import write_json
 from sdegan.training.split_sizes import warn_about_small_splits
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 SPLITS = ("train", "val", "test")
 CHECKPOINT_MEANING = "the .ckpt file of a run (sdegan-train writes <run dir>/checkpoints/last.ckpt)"
 

@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.loggers import WandbLogger
 
 from sdegan import builders
+from sdegan.config_dir import CONFIG_DIR
 from sdegan.errors import exit_on_input_error
 from sdegan.metrics import MetricsConfig, apply_missing_pattern, signature_mmd
 from sdegan.run_config import check_resumable, check_run_values, load_checkpoint
@@ -34,10 +35,9 @@ from sdegan.run_outputs import DISK_FULL_ERRNOS, json_ready, write_json
 from sdegan.training import AtomicCheckpointIO, CheckpointWriteError, NonFiniteLossError
 from sdegan.training.split_sizes import warn_about_small_splits
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
 log = logging.getLogger(__name__)
-# Records for the run's train.log only (configs/hydra/default.yaml): what the console already shows.
+# Records for the run's train.log only (sdegan/configs/hydra/default.yaml): what the console already shows.
 run_log = logging.getLogger("sdegan_run_log")
 
 

@@ -8,8 +8,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 from omegaconf import OmegaConf
+from sdegan.config_dir import CONFIG_DIR as PACKAGE_CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(PACKAGE_CONFIG_DIR)
 GROUPS = ["dataset", "model", "solver", "gradient", "brownian", "logger", "trainer", "metrics", "experiment",
           "callbacks", "debug"]
 
