@@ -114,7 +114,7 @@ def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
         if key in kwargs:
             raise ConfigurationError(
                 f"trainer.{key} is set by sdegan-train from the {key} group, not the trainer's config: "
-                f"use {key}=... or +{key}.<name>._target_=... (configs/{key}) instead of trainer.{key}"
+                f"use {key}=... or +{key}.<name>._target_=... (sdegan/configs/{key}) instead of trainer.{key}"
             )
     return kwargs
 
