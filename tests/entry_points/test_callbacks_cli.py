@@ -12,13 +12,14 @@ from sdegan import builders
 from sdegan.errors import ConfigurationError
 from sdegan.training.callbacks import read_training_curves
 from tests.entry_points.cli_helpers import REPO, train
+from sdegan.config_dir import CONFIG_DIR
 
 EARLY_STOP = ("+callbacks.stop={_target_:pytorch_lightning.callbacks.EarlyStopping,monitor:val/mmd,patience:1,"
               "min_delta:10}")  # the MMD^2 never falls by 10: stops at the second validation (step 4)
 
 
 def compose_train(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose(config_name="train", overrides=overrides)
 
 

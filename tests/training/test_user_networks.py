@@ -9,8 +9,8 @@ from torch import nn
 
 from sdegan import builders
 from sdegan.errors import ConfigurationError, input_error_cause
-from tests.entry_points.cli_helpers import REPO
 from tests.training.training_helpers import quiet_trainer
+from sdegan.config_dir import CONFIG_DIR
 
 
 class LinearNoiseSDE(nn.Module):
@@ -49,7 +49,7 @@ class BilinearField(nn.Module):
 
 
 def build(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=["dataset.num_paths=40", "dataset.length=6",
                                                       "dataset.batch_size=8", *overrides])
     datamodule = builders.build_datamodule(cfg)
