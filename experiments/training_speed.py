@@ -218,7 +218,7 @@ class SdeganStep:
         real = self.paths[index]
         self.optimiser.zero_grad(set_to_none=True)
         fake = self.generator(self.times, real.size(0), self.options)
-        loss = self.discriminator(fake, self.options).mean() - self.discriminator(real, self.options).mean()
+        loss = self.discriminator.wasserstein(fake, real, self.options)  # one solve of both, as SDEGAN does
         loss.backward()
         for parameter in self.generator.parameters():
             parameter.grad.neg_()

@@ -153,8 +153,7 @@ class SDEGAN(NeuralSDEModule):
         )
 
     def _wasserstein(self, fake: torch.Tensor, real: torch.Tensor, discriminator: Discriminator) -> torch.Tensor:
-        options = self.discriminator_options
-        return discriminator(fake, options).mean() - discriminator(real, options).mean()
+        return discriminator.wasserstein(fake, real, self.discriminator_options)  # one solve of both batches
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
@@ -196,10 +195,7 @@ class SDEGAN(NeuralSDEModule):
         self.divergence_guard.watch("generated samples", fake[..., 1:])
         discriminator = self.discriminator
         real_coeffs, fake_coeffs = discriminator.coefficients(real), discriminator.coefficients(fake)
-        wasserstein = (
-            discriminator.score(fake_coeffs, self.discriminator_options).mean()
-            - discriminator.score(real_coeffs, self.discriminator_options).mean()
-        )
+        wasserstein = discriminator.mean_score_difference(fake_coeffs, real_coeffs, self.discriminator_options)
         penalty = self.gradient_penalty(real_coeffs, fake_coeffs)
         loss = wasserstein + self.hparams.gradient_penalty_weight * penalty
         self.divergence_guard.watch("critic loss", loss)
