@@ -183,9 +183,8 @@ class SDEGAN(NeuralSDEModule):
         loss = self._wasserstein(fake, real, self.discriminator)
         self.divergence_guard.watch("SDE-GAN loss D(fake) - D(real)", loss)
         self.manual_backward(loss)
-        for parameter in self.generator.parameters():
-            if parameter.grad is not None:
-                parameter.grad.neg_()
+        generator_grads = [parameter.grad for parameter in self.generator.parameters() if parameter.grad is not None]
+        torch._foreach_neg_(generator_grads)  # one fused op for every parameter
         self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
         return loss
 
