@@ -218,7 +218,7 @@ class SdeganStep:
         real = self.paths[index]
         self.optimiser.zero_grad(set_to_none=True)
         fake = self.generator(self.times, real.size(0), self.options)
-        loss = self.discriminator(fake, self.options).mean() - self.discriminator(real, self.options).mean()
+        loss = self.discriminator.wasserstein(fake, real, self.options)  # one solve of both, as SDEGAN does
         loss.backward()
         for parameter in self.generator.parameters():
             parameter.grad.neg_()
@@ -305,10 +305,11 @@ def lightning_step(sizes: Sizes, device: torch.device, runs_dir: Path) -> pd.Dat
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
         raise RuntimeError(f"sdegan-train failed:\n{' '.join(overrides)}\n{tail}")
-    read_run(run_dir)  # the run finished and wrote its summary
+    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    read_run(run_dir, cfg)  # the run finished and wrote its summary
     metrics = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["train/step_time"])
     step_times = metrics["train/step_time"].to_numpy()[1:]
-    batch = int(OmegaConf.load(run_dir / ".hydra" / "config.yaml").dataset.batch_size)
+    batch = int(cfg.dataset.batch_size)
     return pd.DataFrame(dict(measurement="lightning step (experiment=ou_sde_gan)", variant="sdegan-train", batch=batch,
                              repeat=range(len(step_times)), time_ms=1e3 * step_times))
 
