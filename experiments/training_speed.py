@@ -380,7 +380,7 @@ def main() -> None:
     if args.repeats is not None:
         sizes = dataclasses.replace(sizes, repeats=args.repeats)
     if args.quick and args.output_dir.resolve() == DEFAULT_OUTPUT_DIR.resolve():
-        raise SystemExit("--quick runs do not overwrite results/: pass --output-dir")
+        raise SystemExit("--quick runs do not overwrite results/: pass another --output-dir (default outputs/quick_results)")
     torch.set_num_threads(1)
 
     started = time.perf_counter()
