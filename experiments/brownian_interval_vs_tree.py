@@ -7,7 +7,7 @@ Claim (Kidger et al. 2021, "Efficient and Accurate Gradients for Neural SDEs"): 
 10.6x faster than the Virtual Brownian Tree. Both are built by ``sdegan.solvers.make_brownian`` as ``sdeint``
 builds them: torchsde's BrownianInterval with the dt hint (``brownian="interval"``) and the classic tree
 (``VirtualBrownianTree``, dyadic bisection from the root to ``tol`` per new point, the last query's points kept,
-``tol`` the default that follows the step, as with ``configs/brownian/tree.yaml``).
+``tol`` the default that follows the step, as with ``sdegan/configs/brownian/tree.yaml``).
 
 1. Queries: ``num_steps`` increments ``W(t_{i+1}) - W(t_i)`` of a fresh Brownian motion of shape
    ``(batch, channels)`` on [0, 1], asked in sequential, reverse or random order.

@@ -1,6 +1,6 @@
 """Weight clipping vs gradient penalty for SDE-GANs: training time, function evaluations and test metrics.
 
-    python experiments/clipping_vs_gradient_penalty.py            # the paper's sizes (configs/experiment/*.yaml)
+    python experiments/clipping_vs_gradient_penalty.py            # the paper's sizes (sdegan/configs/experiment/*.yaml)
     python experiments/clipping_vs_gradient_penalty.py --quick    # tiny runs, to check that it works
     python experiments/clipping_vs_gradient_penalty.py --seeds 2 --override trainer.max_steps=200   # reduced budget
 

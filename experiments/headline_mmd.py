@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPOSITORY))
 from measure import experiment_arguments  # noqa: E402
 from results_table import write_results  # noqa: E402
 from sdegan import builders  # noqa: E402
+from sdegan.config_dir import CONFIG_DIR  # noqa: E402
 from sdegan.metrics import MetricsConfig, apply_missing_pattern, signature_mmd  # noqa: E402
 
 CASES = (("ou", "ou_sde_gan"), ("weights", "weights_sde_gan"),
@@ -46,7 +47,7 @@ def compose_run(experiment: str, overrides: list[str]):
     if experiment == "air_quality_sde_gan":
         experiment = "air_quality_latent_sde"
         overrides.append("model=sde_gan")
-    with initialize_config_dir(config_dir=str(REPOSITORY / "configs"), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose("train", overrides=[f"experiment={experiment}", *overrides])
 
 

@@ -1,6 +1,6 @@
 """Wall time of the evaluation metrics on CPU at their default sizes; writes results/metric_speed.{csv,md}.
 
-    python experiments/metric_speed.py            # full: the sizes of configs/metrics/default.yaml
+    python experiments/metric_speed.py            # full: the sizes of sdegan/configs/metrics/default.yaml
     python experiments/metric_speed.py --quick    # tiny sizes, seconds (the tests run this)
 
 Measured (median over repeats, each a full call of the public function):
@@ -159,7 +159,7 @@ def write(rows: list[dict[str, object]], output_dir: Path, command: str) -> None
         "",
         "Wall time of one call of each public metric function (median, min and max over `repeats` "
         "timed calls; the MMD rows after one untimed warm-up call). `num_paths_each` real and as many generated paths; "
-        "learned metrics use the training schedule of configs/metrics/default.yaml (except the "
+        "learned metrics use the training schedule of sdegan/configs/metrics/default.yaml (except the "
         "rows marked small task). Targets "
         "(issue 6): signature MMD of 1024 vs 1024 paths of length 64 <= 2 s; classification, "
         "prediction and predictive score <= 2 minutes each. The machine is shared with other jobs, so times are upper "

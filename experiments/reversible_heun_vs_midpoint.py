@@ -1,6 +1,6 @@
 """Reversible Heun vs midpoint: training time, function evaluations and test metrics of SDE-GANs and latent SDEs.
 
-    python experiments/reversible_heun_vs_midpoint.py            # the paper's sizes (configs/experiment/*.yaml)
+    python experiments/reversible_heun_vs_midpoint.py            # the paper's sizes (sdegan/configs/experiment/*.yaml)
     python experiments/reversible_heun_vs_midpoint.py --quick    # tiny runs, to check that it works
     python experiments/reversible_heun_vs_midpoint.py --seeds 2 --override trainer.max_steps=200   # reduced budget
 

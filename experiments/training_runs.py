@@ -1,6 +1,6 @@
 """Run ``sdegan-train`` for a comparison's settings and collect each run's metrics into one row.
 
-A setting is an experiment config (``configs/experiment/<name>.yaml``) plus overrides, so a user's sweep
+A setting is an experiment config (``sdegan/configs/experiment/<name>.yaml``) plus overrides, so a user's sweep
 
     sdegan-train -m experiment=ou_sde_gan,ou_sde_gan_midpoint seed=0,1,2
 

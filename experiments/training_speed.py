@@ -21,7 +21,7 @@ by side in one process with the repeats interleaved (so drifts of a shared machi
      options of ``experiment=ou_sde_gan`` (reversible Heun, reversible gradients, Brownian Interval), one Adadelta
      optimiser with two parameter groups and ``sdegan.nn.clip_linear_weights``, as ``sdegan.training.SDEGAN``
      does it; real paths are given with their missing values, as the datamodule gives them.
-   - ``sdegan, brownian=grid``: the same with the fixed-grid Brownian source (``configs/brownian/grid.yaml``).
+   - ``sdegan, brownian=grid``: the same with the fixed-grid Brownian source (``sdegan/configs/brownian/grid.yaml``).
 2. Brownian sources: the cost per increment when a fresh source is asked for the 63 increments of a solve
    forwards and then in reverse (what a reversible solve asks): a raw ``torch.randn`` per increment, the grid
    source (``brownian=grid``) and torchsde's Brownian Interval as ``sdegan.solvers.make_brownian`` builds it.
@@ -218,7 +218,7 @@ class SdeganStep:
         real = self.paths[index]
         self.optimiser.zero_grad(set_to_none=True)
         fake = self.generator(self.times, real.size(0), self.options)
-        loss = self.discriminator(fake, self.options).mean() - self.discriminator(real, self.options).mean()
+        loss = self.discriminator.wasserstein(fake, real, self.options)  # one solve of both, as SDEGAN does
         loss.backward()
         for parameter in self.generator.parameters():
             parameter.grad.neg_()
@@ -305,10 +305,11 @@ def lightning_step(sizes: Sizes, device: torch.device, runs_dir: Path) -> pd.Dat
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
         raise RuntimeError(f"sdegan-train failed:\n{' '.join(overrides)}\n{tail}")
-    read_run(run_dir)  # the run finished and wrote its summary
+    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    read_run(run_dir, cfg)  # the run finished and wrote its summary
     metrics = pd.read_csv(run_dir / "csv" / "metrics.csv").dropna(subset=["train/step_time"])
     step_times = metrics["train/step_time"].to_numpy()[1:]
-    batch = int(OmegaConf.load(run_dir / ".hydra" / "config.yaml").dataset.batch_size)
+    batch = int(cfg.dataset.batch_size)
     return pd.DataFrame(dict(measurement="lightning step (experiment=ou_sde_gan)", variant="sdegan-train", batch=batch,
                              repeat=range(len(step_times)), time_ms=1e3 * step_times))
 
@@ -379,7 +380,7 @@ def main() -> None:
     if args.repeats is not None:
         sizes = dataclasses.replace(sizes, repeats=args.repeats)
     if args.quick and args.output_dir.resolve() == DEFAULT_OUTPUT_DIR.resolve():
-        raise SystemExit("--quick runs do not overwrite results/: pass --output-dir")
+        raise SystemExit("--quick runs do not overwrite results/: pass another --output-dir (default outputs/quick_results)")
     torch.set_num_threads(1)
 
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the Beijing multi-site air-quality data (UCI Machine Learning Repository, dataset id 501) and place
-# PRSA2017_Data_20130301-20170228.zip where configs/dataset/air_quality.yaml looks for it.
+# PRSA2017_Data_20130301-20170228.zip where sdegan/configs/dataset/air_quality.yaml looks for it.
 #
 #   bash scripts/download_air_quality.sh [DESTINATION_DIR]      # default: data/raw
 #

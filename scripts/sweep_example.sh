@@ -7,7 +7,7 @@
 #
 # Further arguments are Hydra overrides for every run, e.g. a tiny budget:
 #   scripts/sweep_example.sh joblib trainer.max_steps=2 dataset.num_paths=128
-# Runs land in multirun/<experiment_name>/<date>/<num>_<overrides>/ (configs/hydra/default.yaml); with the
+# Runs land in multirun/<experiment_name>/<date>/<num>_<overrides>/ (sdegan/configs/hydra/default.yaml); with the
 # wandb logger they share the wandb group <experiment_name> and carry dataset/model/solver/gradient/brownian
 # tags. To sweep the papers' paired settings instead, name experiment configs:
 #   sdegan-train -m experiment=ou_sde_gan,ou_sde_gan_midpoint seed=0,1,2

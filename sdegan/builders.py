@@ -13,7 +13,19 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from sdegan.errors import ConfigurationError
+
 TRAINER_EXTRA_KEYS = ("checkpoint_every_n_steps",)
+# Trainer arguments that sdegan-train builds from the config group of the same name.
+GROUP_BUILT_TRAINER_KEYS = ("callbacks", "logger")
+
+
+def apply_num_threads(cfg: DictConfig) -> None:
+    """Set torch's CPU thread count to ``cfg.num_threads`` (null or absent: torch's default)."""
+    if cfg.get("num_threads") is not None:
+        import torch
+
+        torch.set_num_threads(cfg.num_threads)
 
 
 def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
@@ -98,6 +110,12 @@ def trainer_kwargs(cfg: DictConfig) -> dict[str, Any]:
     assert isinstance(kwargs, dict)
     for key in TRAINER_EXTRA_KEYS:
         kwargs.pop(key, None)
+    for key in GROUP_BUILT_TRAINER_KEYS:
+        if key in kwargs:
+            raise ConfigurationError(
+                f"trainer.{key} is set by sdegan-train from the {key} group, not the trainer's config: "
+                f"use {key}=... or +{key}.<name>._target_=... (sdegan/configs/{key}) instead of trainer.{key}"
+            )
     return kwargs
 
 
@@ -108,26 +126,22 @@ def run_directory() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def build_callbacks(cfg: DictConfig, run_dir: Path, checkpoint_dir: Path) -> list[pl.Callback]:
-    """Checkpoints (periodic, after the final step, and ``last.ckpt``, each carrying the run config),
-    sample plots, metrics."""
+def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """One callback per entry of the ``callbacks`` group (each instantiated from its ``_target_``; entries
+    set to null are skipped), then the one that stores the run config in every checkpoint."""
     # Our modules step their optimiser once per batch; a checkpoint after that step is the state to
     # resume from, which is what this warning (meant for multi-step manual loops) says it saves.
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
     from sdegan.run_config import StoreConfigInCheckpoint
-    from sdegan.training import FinalStepCheckpoint, GeneratorMetricsCallback, SamplePlotCallback
 
-    return [
-        FinalStepCheckpoint(
-            dirpath=str(checkpoint_dir),
-            filename="step{step}",
-            auto_insert_metric_name=False,
-            every_n_train_steps=cfg.trainer.checkpoint_every_n_steps,
-            save_last=True,
-            save_top_k=1,
-        ),
-        StoreConfigInCheckpoint(cfg),
-        SamplePlotCallback(output_dir=str(run_dir)),
-        GeneratorMetricsCallback(metrics=cfg.metrics, seed=cfg.seed),
-    ]
+    callbacks = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if node is None:
+            continue
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise ConfigurationError(
+                f"callbacks.{name} must be a mapping with a _target_ (the callback class), got {node!r}"
+            )
+        callbacks.append(instantiate(node))
+    return [*callbacks, StoreConfigInCheckpoint(cfg)]

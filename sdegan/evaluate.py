@@ -26,6 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sdegan import builders
+from sdegan.config_dir import CONFIG_DIR
 from sdegan.data import Normaliser, PathDataModule
 from sdegan.errors import ConfigurationError, exit_on_input_error
 from sdegan.metrics import evaluate_generator
@@ -33,7 +34,6 @@ from sdegan.run_config import load_checkpoint
 from sdegan.run_outputs import write_json
 from sdegan.training.split_sizes import warn_about_small_splits
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 SPLITS = ("train", "val", "test")
 CHECKPOINT_MEANING = "the .ckpt file of a run (sdegan-train writes <run dir>/checkpoints/last.ckpt)"
 
@@ -119,7 +119,9 @@ def use_normaliser(datamodule: PathDataModule, state: dict[str, Any]) -> None:
 
 def load_trained_run(cfg: DictConfig, overrides: list[str]) -> TrainedRun:
     """Rebuild ``cfg.checkpoint``'s model and data: its own dataset config with the dataset overrides among the
-    command line's ``overrides`` (see :func:`dataset_config`), normalised by the checkpoint's normaliser."""
+    command line's ``overrides`` (see :func:`dataset_config`), normalised by the checkpoint's normaliser; torch
+    uses ``cfg.num_threads`` CPU threads."""
+    builders.apply_num_threads(cfg)
     checkpoint, run_cfg = load_checkpoint(cfg.checkpoint)
     pl.seed_everything(cfg.seed, workers=True)
     normaliser_state = saved_normaliser_state(checkpoint, run_cfg)

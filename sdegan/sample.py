@@ -37,7 +37,8 @@ from omegaconf import DictConfig
 
 from sdegan.data import Normaliser
 from sdegan.errors import ConfigurationError, exit_on_input_error
-from sdegan.evaluate import CHECKPOINT_MEANING, CONFIG_DIR, TrainedRun, dataset_arguments, load_trained_run, require
+from sdegan.config_dir import CONFIG_DIR
+from sdegan.evaluate import CHECKPOINT_MEANING, TrainedRun, dataset_arguments, load_trained_run, require
 
 FORMATS = (".csv", ".npz")
 

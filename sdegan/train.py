@@ -6,7 +6,7 @@
     sdegan-train --cfg job                           # print the composed config and exit
 
 The run directory (printed at the start) holds the composed config (``.hydra/config.yaml``), CSV
-metrics, an offline wandb run, checkpoints, sample plots, ``summary.json`` and ``train.log`` (the run's
+metrics, an offline wandb run, checkpoints, sample plots, training curves, ``summary.json`` and ``train.log`` (the run's
 messages and, for a failed run, why it stopped). Checkpoints are written atomically, the final one before
 any plot or summary; divergence, a full disk and Ctrl-C end the run with one line naming the step, the last
 good checkpoint and how to resume.
@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 from pytorch_lightning.loggers import WandbLogger
 
 from sdegan import builders
+from sdegan.config_dir import CONFIG_DIR
 from sdegan.errors import exit_on_input_error
 from sdegan.metrics import MetricsConfig, apply_missing_pattern, signature_mmd
 from sdegan.run_config import check_resumable, check_run_values, load_checkpoint
@@ -34,10 +35,9 @@ from sdegan.run_outputs import DISK_FULL_ERRNOS, json_ready, write_json
 from sdegan.training import AtomicCheckpointIO, CheckpointWriteError, NonFiniteLossError
 from sdegan.training.split_sizes import warn_about_small_splits
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
 
 log = logging.getLogger(__name__)
-# Records for the run's train.log only (configs/hydra/default.yaml): what the console already shows.
+# Records for the run's train.log only (sdegan/configs/hydra/default.yaml): what the console already shows.
 run_log = logging.getLogger("sdegan_run_log")
 
 
@@ -62,8 +62,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     """
     check_run_values(cfg)
     pl.seed_everything(cfg.seed, workers=True)
-    if cfg.get("num_threads") is not None:
-        torch.set_num_threads(cfg.num_threads)
+    builders.apply_num_threads(cfg)
     run_dir = builders.run_directory()
     log.info("sdegan-train %s", shlex.join(_task_overrides()))
     log.info("run directory: %s", run_dir)
@@ -81,12 +80,11 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     with torch.no_grad():
         untrained = model.sample(len(real), real[..., 0])
 
-    checkpoint_dir = run_dir / "checkpoints"
     checkpoint_io = AtomicCheckpointIO()
     trainer = pl.Trainer(
         **builders.trainer_kwargs(cfg),
         logger=builders.build_loggers(cfg) or False,
-        callbacks=builders.build_callbacks(cfg, run_dir, checkpoint_dir),
+        callbacks=builders.build_callbacks(cfg),
         plugins=[checkpoint_io],
         default_root_dir=str(run_dir),
     )

@@ -1,6 +1,6 @@
 """Datasets as paths ``(batch, length, 1 + channels)`` served by one LightningDataModule family.
 
-Chosen by ``configs/dataset/<name>.yaml`` (``_target_`` one of the data modules below); see docs/data.md.
+Chosen by ``sdegan/configs/dataset/<name>.yaml`` (``_target_`` one of the data modules below); see docs/data.md.
 """
 
 from sdegan.data.air_quality import AirQualityDataModule

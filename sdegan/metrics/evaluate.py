@@ -72,7 +72,7 @@ class PredictionSettings:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """What :func:`evaluate_generator` computes; mirrors ``configs/metrics/*.yaml``.
+    """What :func:`evaluate_generator` computes; mirrors ``sdegan/configs/metrics/*.yaml``.
 
     Attributes:
         repeats: independent repetitions (seeds ``seed, seed + 1, ...``); results are mean and std.

@@ -75,8 +75,9 @@ class _ReversibleSolve(torch.autograd.Function):
         is_path = isinstance(control, PathControl)
         want_dx = is_path and any(ctx.needs_input_grad[5 : 5 + num_path])
         if is_path:
-            with torch.no_grad():
-                control.steps = control.evaluate()
+            with torch.enable_grad() if want_dx else torch.no_grad():  # differentiated once the loop is done
+                differentiable_steps = control.evaluate()
+            control.steps = differentiable_steps.detach()
         path_grads = torch.zeros_like(control.steps) if want_dx else None
 
         times = grid.times_on(grad_outputs.dtype, grad_outputs.device).unbind(0)
@@ -94,9 +95,7 @@ class _ReversibleSolve(torch.autograd.Function):
             grad_y0 = solver.backward_finish(carry)
         grads_path: tuple = (None,) * num_path
         if want_dx:
-            with torch.enable_grad():
-                steps = control.evaluate()  # the path's controls again, now differentiable in its tensors
-            grads_path = torch.autograd.grad(steps, ctx.path_tensors, path_grads, allow_unused=True)
+            grads_path = torch.autograd.grad(differentiable_steps, ctx.path_tensors, path_grads, allow_unused=True)
         if is_path:
             control.steps = None
         return (None, None, None, None, grad_y0, *grads_path, *carry.adjoint_params)

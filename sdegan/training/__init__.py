@@ -1,6 +1,11 @@
 """LightningModules (SDE-GAN, latent SDE) and training callbacks."""
 
-from sdegan.training.callbacks import FinalStepCheckpoint, GeneratorMetricsCallback, SamplePlotCallback
+from sdegan.training.callbacks import (
+    FinalStepCheckpoint,
+    GeneratorMetricsCallback,
+    SamplePlotCallback,
+    TrainingCurvesCallback,
+)
 from sdegan.training.checkpoint_io import AtomicCheckpointIO
 from sdegan.training.errors import CheckpointWriteError, NonFiniteLossError
 from sdegan.training.latent_sde import LatentSDE
@@ -18,4 +23,5 @@ __all__ = [
     "SDEGAN",
     "SDESigKer",
     "SamplePlotCallback",
+    "TrainingCurvesCallback",
 ]

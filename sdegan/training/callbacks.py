@@ -1,5 +1,5 @@
-"""Lightning callbacks: checkpoints that keep the final step, sample-path plots and generator metrics
-(``val/mmd``, test metrics)."""
+"""Lightning callbacks: checkpoints that keep the final step, sample-path plots, training curves and
+generator metrics (``val/mmd``, test metrics)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import csv
+
 import matplotlib.pyplot as plt
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from sdegan.random_state import preserved_rng
-from sdegan.training.plots import sample_paths_figure
+from sdegan.training.plots import sample_paths_figure, training_curves_figure
 from sdegan.errors import ConfigurationError
 
-__all__ = ["FinalStepCheckpoint", "SamplePlotCallback", "GeneratorMetricsCallback"]
+__all__ = ["FinalStepCheckpoint", "SamplePlotCallback", "GeneratorMetricsCallback", "TrainingCurvesCallback"]
 
 
 def _datamodule(trainer: pl.Trainer) -> Any:
@@ -58,15 +60,30 @@ class FinalStepCheckpoint(ModelCheckpoint):
             self._save_last_checkpoint(trainer, candidates)
 
 
+def _log_image(trainer: pl.Trainer, key: str, path: Path) -> None:
+    """Log the PNG at ``path`` to every attached ``WandbLogger`` under ``key``."""
+    for logger in trainer.loggers:
+        if isinstance(logger, pl.loggers.WandbLogger):
+            logger.log_image(key=key, images=[str(path)], step=trainer.global_step)
+
+
 class SamplePlotCallback(pl.Callback):
-    """Writes a PNG of real vs generated paths in original units, with marginal histograms.
+    """Writes a PNG of real vs generated paths in the data's units, one row per value channel with marginal
+    histograms.
 
     The real paths are the datamodule's ``val_paths``; both sets go through
-    ``datamodule.normaliser.inverse_transform``. Written at the end of training as
-    ``<output_dir>/<filename>`` (default: the trainer's ``default_root_dir``) and, with
-    ``every_n_validations > 0``, also after every n-th validation as ``samples_step<N>.png``. Logged
-    to wandb (key ``samples``) when a ``WandbLogger`` is attached. Sampling does not disturb the
-    training run's random streams; the samples go through the module's divergence guard.
+    ``datamodule.normaliser.inverse_transform`` (values) and times are multiplied by its ``time_unit`` (the
+    data's own time unit, as ``sdegan-sample`` writes them). Rows are labelled with the datamodule's channel
+    names and, where known, units (``channel_units``, else a ``channel_units`` mapping of the datamodule).
+    Written at the end of training as ``<output_dir>/<filename>`` (default: the trainer's
+    ``default_root_dir``) and, with ``every_n_validations > 0``, also after every n-th validation as
+    ``samples_step<N>.png``. Logged to wandb (key ``samples``) when a ``WandbLogger`` is attached. Sampling
+    does not disturb the training run's random streams; the samples go through the module's divergence guard.
+
+    Arguments:
+        channels: the value channels to draw (0 = the first after time); default the first ``max_channels``.
+        max_channels: at most this many rows when ``channels`` is not given (null: every channel).
+        channel_units: channel name -> unit, for the axis labels.
     """
 
     def __init__(
@@ -76,17 +93,23 @@ class SamplePlotCallback(pl.Callback):
         num_samples: int = 512,
         num_paths: int = 32,
         histogram_fractions: Sequence[float] = (0.0, 0.5, 1.0),
-        channel: int = 0,
+        channels: Sequence[int] | None = None,
+        max_channels: int | None = 8,
+        channel_units: Mapping[str, str] | None = None,
         every_n_validations: int = 0,
     ) -> None:
         if num_samples < 2 or num_paths < 1 or every_n_validations < 0:
             raise ConfigurationError("need num_samples >= 2, num_paths >= 1 and every_n_validations >= 0")
+        if max_channels is not None and max_channels < 1:
+            raise ConfigurationError(f"max_channels must be a positive number of channels or null, got {max_channels}")
         self.output_dir = output_dir
         self.filename = filename
         self.num_samples = num_samples
         self.num_paths = num_paths
         self.histogram_fractions = tuple(histogram_fractions)
-        self.channel = channel
+        self.channels = None if channels is None else list(channels)
+        self.max_channels = max_channels
+        self.channel_units = dict(channel_units or {})
         self.every_n_validations = every_n_validations
         self._validations = 0
 
@@ -100,6 +123,13 @@ class SamplePlotCallback(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.plot(trainer, pl_module, self.filename)
 
+    def channel_labels(self, datamodule: Any, num_channels: int) -> list[str]:
+        """``<name> [<unit>]`` per value channel: the normaliser's (or datamodule's) channel names, if any."""
+        names = getattr(datamodule.normaliser, "channel_names", None) or getattr(datamodule, "channel_names", None)
+        names = list(names) if names is not None else [f"channel {c}" for c in range(num_channels)]
+        units = {**(getattr(datamodule, "channel_units", None) or {}), **self.channel_units}
+        return [f"{name} [{units[name]}]" if units.get(name) else str(name) for name in names]
+
     def plot(self, trainer: pl.Trainer, pl_module: pl.LightningModule, filename: str) -> Path | None:
         """Draw, save and log the figure; returns its path (``None`` on non-zero ranks)."""
         if not trainer.is_global_zero:
@@ -108,23 +138,127 @@ class SamplePlotCallback(pl.Callback):
         real = datamodule.val_paths[: self.num_samples]
         generated = _generated_samples(trainer, pl_module, real)
         normaliser = datamodule.normaliser
+        real, generated = normaliser.inverse_transform(real.cpu()), normaliser.inverse_transform(generated)
+        time_unit = float(getattr(normaliser, "time_unit", 1.0))
+        real[..., 0] *= time_unit
+        generated[..., 0] *= time_unit
+        num_channels = real.size(-1) - 1
+        shown = min(num_channels, self.max_channels or num_channels)
+        channels = self.channels if self.channels is not None else list(range(shown))
+        subset = f" (channels {channels} of {num_channels})" if len(channels) < num_channels else ""
         figure = sample_paths_figure(
-            normaliser.inverse_transform(real.cpu()),
-            normaliser.inverse_transform(generated),
-            channel=self.channel,
+            real,
+            generated,
+            channels=channels,
+            channel_labels=self.channel_labels(datamodule, num_channels),
             num_paths=self.num_paths,
             histogram_fractions=self.histogram_fractions,
-            title=f"step {trainer.global_step}",
+            title=f"step {trainer.global_step}{subset}",
         )
         directory = Path(self.output_dir or trainer.default_root_dir)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / filename
         figure.savefig(path, dpi=100)
         plt.close(figure)
-        for logger in trainer.loggers:
-            if isinstance(logger, pl.loggers.WandbLogger):
-                logger.log_image(key="samples", images=[str(path)], step=trainer.global_step)
+        _log_image(trainer, "samples", path)
         return path
+
+
+class TrainingCurvesCallback(pl.Callback):
+    """Records the run's training losses (``train/*``, every step) and validation metrics (``val/*``, every
+    validation) and draws them against the step at the end of training.
+
+    Writes ``<output_dir>/<filename>`` (default ``training_curves.png`` in the trainer's ``default_root_dir``)
+    and the values drawn as ``training_curves.csv`` (columns ``step, metric, value``; also rewritten after
+    every validation); logged to wandb (key ``training_curves``) when a ``WandbLogger`` is attached.
+
+    A resumed run continues the same curves from step 1: the record travels in every checkpoint, and the
+    validation that ran at the checkpoint's own step (after the checkpoint was written) is read back from the
+    checkpointed run's ``training_curves.csv`` when that file is still there.
+
+    Arguments:
+        exclude: metric names not drawn (default: the step's wall time).
+    """
+
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        filename: str = "training_curves.png",
+        exclude: Sequence[str] = ("train/step_time",),
+    ) -> None:
+        self.output_dir = output_dir
+        self.filename = filename
+        self.exclude = frozenset(exclude)
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self._csv_path: Path | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._csv_path = (Path(self.output_dir or trainer.default_root_dir) / self.filename).with_suffix(".csv")
+
+    def _record(self, trainer: pl.Trainer, prefix: str) -> None:
+        for name, value in trainer.callback_metrics.items():
+            if name.startswith(prefix) and name not in self.exclude:
+                self.history.setdefault(name, []).append((trainer.global_step, float(value)))
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._record(trainer, "train/")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._record(trainer, "val/")
+            if trainer.is_global_zero:
+                self._write_csv()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": {name: list(points) for name, points in self.history.items()},
+                "file": None if self._csv_path is None else str(self._csv_path.resolve())}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = {name: [(int(s), float(v)) for s, v in points] for name, points in state_dict["history"].items()}
+        last_step = max((s for points in self.history.values() for s, _ in points), default=0)
+        file = state_dict.get("file")
+        if file is None or not Path(file).is_file():
+            return
+        for name, points in read_training_curves(Path(file)).items():
+            known = {s for s, _ in self.history.get(name, [])}
+            extra = [(s, v) for s, v in points if s <= last_step and s not in known]
+            if extra:
+                self.history[name] = sorted(self.history.get(name, []) + extra)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.write(trainer)
+
+    def _write_csv(self) -> None:
+        assert self._csv_path is not None, "setup() runs before any training"
+        self._csv_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._csv_path, "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["step", "metric", "value"])
+            for name, points in self.history.items():
+                writer.writerows((step, name, value) for step, value in points)
+
+    def write(self, trainer: pl.Trainer) -> Path | None:
+        """Draw, save and log the figure and its CSV; returns the figure's path (``None`` on non-zero ranks)."""
+        if not trainer.is_global_zero:
+            return None
+        self._write_csv()
+        path = self._csv_path.with_suffix(Path(self.filename).suffix)
+        figure = training_curves_figure(self.history, title=f"training curves to step {trainer.global_step}")
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        _log_image(trainer, "training_curves", path)
+        return path
+
+
+def read_training_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """Metric name -> ``(step, value)`` pairs of a ``training_curves.csv`` (:class:`TrainingCurvesCallback`)."""
+    history: dict[str, list[tuple[int, float]]] = {}
+    with open(path, newline="") as stream:
+        for row in csv.DictReader(stream):
+            history.setdefault(row["metric"], []).append((int(row["step"]), float(row["value"])))
+    return history
 
 
 class GeneratorMetricsCallback(pl.Callback):

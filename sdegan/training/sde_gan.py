@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from sdegan.models import Discriminator, Generator, GeneratorVectorField, index_step
+from sdegan.models import Discriminator, Generator, index_step
 from sdegan.models.solve_options import solve_spec
 from sdegan.nn import clip_linear_weights
 from sdegan.training.base import NeuralSDEModule
@@ -20,6 +20,20 @@ __all__ = ["SDEGAN", "LIPSCHITZ_METHODS"]
 
 LIPSCHITZ_METHODS = ("clip", "gradient_penalty")
 _DEFAULT_ACTIVATION = {"clip": "lipswish", "gradient_penalty": "softplus"}
+
+
+def user_network(config: Mapping[str, Any], key: str, **sizes: int) -> nn.Module:
+    """Instantiate a user's network from its ``_target_`` config, with the ``sizes`` it must fit."""
+    from hydra.utils import instantiate
+
+    if not isinstance(config, Mapping) or "_target_" not in config:
+        raise ConfigurationError(f"{key} must be a mapping with a _target_ (your class), got {config!r}")
+    network = instantiate(config, **sizes)
+    if not isinstance(network, nn.Module):
+        raise ConfigurationError(
+            f"{key}: {config['_target_']} returned a {type(network).__name__}, not a torch.nn.Module"
+        )
+    return network
 
 
 def _frozen_average(module: nn.Module) -> AveragedModel:
@@ -61,6 +75,14 @@ class SDEGAN(NeuralSDEModule):
         divergence_threshold: training stops (:class:`~sdegan.training.errors.NonFiniteLossError`)
             when a loss or a generated (normalised) value exceeds it in absolute value; any NaN/inf
             loss, sample or gradient stops it too. ``None``: finiteness only.
+        generator_vector_field: your own generator SDE, a config with ``_target_`` (a class or function)
+            and its own arguments, called with ``hidden_size=`` and ``noise_size=`` as well; it returns a
+            torchsde-style module (``sde_type``, ``noise_type``, ``f(t, x)``, ``g(t, x)`` of shape
+            ``(batch, hidden_size, noise_size)``). Replaces the default MLP drift/diffusion (docs/conveniences.md).
+        discriminator_vector_field: your own CDE vector field for the discriminator, a config with ``_target_``
+            called with ``hidden_size=`` and ``path_channels=`` (``1 + data_channels``) as well; ``forward(t, h)``
+            returns ``(batch, hidden_size, path_channels)``. Weight clipping (``lipschitz="clip"``) applies to
+            its ``Linear`` layers like to the default's.
     """
 
     def __init__(
@@ -84,6 +106,8 @@ class SDEGAN(NeuralSDEModule):
         critic_steps: int = 5,
         gradient_penalty_weight: float = 10.0,
         divergence_threshold: float | None = 1e6,
+        generator_vector_field: Mapping[str, Any] | None = None,
+        discriminator_vector_field: Mapping[str, Any] | None = None,
     ) -> None:
         if lipschitz not in LIPSCHITZ_METHODS:
             raise ConfigurationError(f"unknown lipschitz={lipschitz!r}; valid choices: {list(LIPSCHITZ_METHODS)}")
@@ -101,8 +125,17 @@ class SDEGAN(NeuralSDEModule):
             initial_scale, vector_field_scale,
         )
         self.discriminator = Discriminator(data_channels, hidden_size, width, depth, activation)
+        if generator_vector_field is not None:
+            self.generator.vector_field = user_network(
+                generator_vector_field, "model.generator_vector_field", hidden_size=hidden_size, noise_size=noise_size
+            )
+        if discriminator_vector_field is not None:
+            self.discriminator.vector_field = user_network(
+                discriminator_vector_field, "model.discriminator_vector_field", hidden_size=hidden_size,
+                path_channels=1 + data_channels,
+            )
         # Every solve of the run, validated and gridded once (an invalid combination is refused here).
-        self.generator_options = solve_spec("sde", self.solve_options, self.times, GeneratorVectorField)
+        self.generator_options = solve_spec("sde", self.solve_options, self.times, self.generator.vector_field)
         index_interval = torch.tensor([0.0, len(self.times) - 1.0])  # the discriminator's path is in index units
         discriminator_options = {**self.solve_options, "dt": index_step(self.times, self.solve_options.get("dt"))}
         self.discriminator_options = solve_spec("cde", discriminator_options, index_interval)
@@ -112,9 +145,12 @@ class SDEGAN(NeuralSDEModule):
         self.averaged_generator = _frozen_average(self.generator)
         self.averaged_discriminator = _frozen_average(self.discriminator)
         # After the averages are copied, so the copies carry no counting hooks.
-        self._count_evaluations(
-            {"generator": self.generator.vector_field.drift, "discriminator": self.discriminator.vector_field}
-        )
+        # (The default generator field's drift network runs once per evaluation; a user's field may have none.)
+        generator_field = self.generator.vector_field
+        self._count_evaluations({
+            "generator": getattr(generator_field, "drift", generator_field),
+            "discriminator": self.discriminator.vector_field,
+        })
 
     # ---------------------------------------------------------------- evaluation networks
     @property
@@ -153,8 +189,7 @@ class SDEGAN(NeuralSDEModule):
         )
 
     def _wasserstein(self, fake: torch.Tensor, real: torch.Tensor, discriminator: Discriminator) -> torch.Tensor:
-        options = self.discriminator_options
-        return discriminator(fake, options).mean() - discriminator(real, options).mean()
+        return discriminator.wasserstein(fake, real, self.discriminator_options)  # one solve of both batches
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
         optimizer = self.optimizers()
@@ -184,9 +219,8 @@ class SDEGAN(NeuralSDEModule):
         loss = self._wasserstein(fake, real, self.discriminator)
         self.divergence_guard.watch("SDE-GAN loss D(fake) - D(real)", loss)
         self.manual_backward(loss)
-        for parameter in self.generator.parameters():
-            if parameter.grad is not None:
-                parameter.grad.neg_()
+        generator_grads = [parameter.grad for parameter in self.generator.parameters() if parameter.grad is not None]
+        torch._foreach_neg_(generator_grads)  # one fused op for every parameter
         self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
         return loss
 
@@ -196,10 +230,7 @@ class SDEGAN(NeuralSDEModule):
         self.divergence_guard.watch("generated samples", fake[..., 1:])
         discriminator = self.discriminator
         real_coeffs, fake_coeffs = discriminator.coefficients(real), discriminator.coefficients(fake)
-        wasserstein = (
-            discriminator.score(fake_coeffs, self.discriminator_options).mean()
-            - discriminator.score(real_coeffs, self.discriminator_options).mean()
-        )
+        wasserstein = discriminator.mean_score_difference(fake_coeffs, real_coeffs, self.discriminator_options)
         penalty = self.gradient_penalty(real_coeffs, fake_coeffs)
         loss = wasserstein + self.hparams.gradient_penalty_weight * penalty
         self.divergence_guard.watch("critic loss", loss)

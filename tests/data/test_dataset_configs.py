@@ -1,4 +1,4 @@
-"""Every configs/dataset/*.yaml composes with the root config and instantiates a working data module."""
+"""Every sdegan/configs/dataset/*.yaml composes with the root config and instantiates a working data module."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from hydra.utils import instantiate
 
 from sdegan.data import PathDataModule
 from tests.data.fixtures import write_air_quality_fixture
+from sdegan.config_dir import CONFIG_DIR as PACKAGE_CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(PACKAGE_CONFIG_DIR)
 DATASETS = sorted(path.stem for path in (CONFIG_DIR / "dataset").glob("*.yaml"))
 
 

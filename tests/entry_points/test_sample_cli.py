@@ -197,3 +197,17 @@ def test_irregular_generation_asks_for_train_observation_patterns(tmp_path):
     on_grid = TrainedRun(ContractModel(regular.times, 2), regular, OmegaConf.create({}))
     _, pattern = generate(on_grid, 4, seed=0)
     assert on_grid.model.requested is None and (pattern == -1).all()
+
+
+def test_sample_and_evaluate_honour_num_threads(monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    from sdegan.evaluate import CONFIG_DIR, load_trained_run
+
+    checkpoint, _ = regular_csv_checkpoint("sde_gan")
+    for name in ("sample", "evaluate"):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name=name, overrides=[f"checkpoint={checkpoint}", "num_threads=2"])
+        torch.set_num_threads(1)
+        load_trained_run(cfg, [])
+        assert torch.get_num_threads() == 2, name

@@ -28,7 +28,7 @@ def test_sweep_completes(launcher, tmp_path):
     summaries = sorted(tmp_path.glob("*/summary.json"))
     assert len(summaries) == 6, sorted(p.name for p in tmp_path.iterdir())
     runs = set()
-    for path in summaries:  # run folders are <num>_<key=value,...> (configs/hydra/default.yaml)
+    for path in summaries:  # run folders are <num>_<key=value,...> (sdegan/configs/hydra/default.yaml)
         choices = dict(item.split("=", 1) for item in path.parent.name.split("_", 1)[1].split(","))
         runs.add((choices["solver"], choices["seed"]))
         assert math.isfinite(json.loads(path.read_text())["mmd_trained"])

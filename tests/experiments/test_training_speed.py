@@ -29,7 +29,7 @@ def test_training_speed_quick_writes_ratios_against_the_targets(tmp_path):
 
 def test_training_speed_quick_refuses_to_write_into_results():
     with pytest.raises(SystemExit, match="do not overwrite"):
-        run_program("training_speed", ["--quick"])
+        run_program("training_speed", ["--quick", "--output-dir", str(RESULTS)])
 
 
 def test_committed_training_speed_table_is_a_full_run_that_states_every_target():

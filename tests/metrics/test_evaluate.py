@@ -10,8 +10,9 @@ from hydra import compose, initialize_config_dir
 
 from sdegan.metrics import MetricsConfig, classification_accuracy, evaluate_generator, metric_names
 from tests.metrics.simulated_ou import ou_paths
+from sdegan.config_dir import CONFIG_DIR as PACKAGE_CONFIG_DIR
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs" / "metrics")
+CONFIG_DIR = str(Path(PACKAGE_CONFIG_DIR) / "metrics")
 LENGTH = 16
 
 

@@ -1,18 +1,8 @@
 """The solver experiments run end to end in their --quick mode and write their results."""
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.experiments.results_files import load_experiment_module as _load
 
 
 def test_solver_speed_quick(tmp_path):

@@ -47,8 +47,8 @@ def test_figure_is_drawn_in_original_units_with_histograms():
     axes = figure.get_axes()
     assert len(axes) == 5
     assert [a.get_title() for a in axes[2:]] == ["marginal at t = 0", "marginal at t = 2", "marginal at t = 5"]
-    with pytest.raises(ValueError, match="channel"):
-        sample_paths_figure(real, real, channel=1)
+    with pytest.raises(ValueError, match="channels"):
+        sample_paths_figure(real, real, channels=[1])
 
 
 def test_metrics_callback_logs_val_mmd_and_test_metrics(tmp_path):

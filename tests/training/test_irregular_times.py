@@ -57,13 +57,13 @@ def test_sde_gan_training_compares_generated_and_real_paths_on_the_same_times(ir
     pl.seed_everything(0)
     model = _model("sde_gan", datamodule)
     seen = []
-    score = model.discriminator.forward
+    coefficients = model.discriminator.coefficients  # what both paths go through before the one solve
 
-    def recording_forward(paths, options):
+    def recording_coefficients(paths):
         seen.append(paths[..., 0].detach().clone())
-        return score(paths, options)
+        return coefficients(paths)
 
-    model.discriminator.forward = recording_forward
+    model.discriminator.coefficients = recording_coefficients
     quiet_trainer(tmp_path, max_steps=1, limit_val_batches=0).fit(model, datamodule=datamodule)
     fake_times, real_times = seen[0], seen[1]  # mean D(fake) - mean D(real)
     assert torch.equal(fake_times, real_times)

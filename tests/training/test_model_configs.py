@@ -1,4 +1,4 @@
-"""configs/model/*.yaml instantiate the LightningModules the way the entry point does."""
+"""sdegan/configs/model/*.yaml instantiate the LightningModules the way the entry point does."""
 
 from pathlib import Path
 
@@ -11,9 +11,10 @@ from torch import nn
 from sdegan.nn import LipSwish
 from sdegan.training import SDEGAN, LatentSDE
 from tests.training.training_helpers import SOLVE_OPTIONS
+from sdegan.config_dir import CONFIG_DIR as PACKAGE_CONFIG_DIR
 
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+CONFIG_DIR = PACKAGE_CONFIG_DIR
 
 
 def _model(*overrides):

@@ -14,8 +14,9 @@ from sdegan.metrics import apply_missing_pattern, signature_mmd
 from sdegan.models import Generator
 from sdegan.training import SDESigKer
 from tests.training.training_helpers import SyntheticPathDataModule, parameter_vector, quiet_trainer, solve_options
+from sdegan.config_dir import CONFIG_DIR as PACKAGE_CONFIG_DIR
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+CONFIG_DIR = PACKAGE_CONFIG_DIR
 
 
 def _module(**overrides) -> SDESigKer:
