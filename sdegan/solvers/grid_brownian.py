@@ -23,9 +23,9 @@ from typing import Optional, Union
 
 import torch
 from torch import Tensor
-from torchsde import BaseBrownian
 
 from sdegan.errors import ConfigurationError
+from sdegan.solvers.brownian_base import IncrementBrownian
 
 Scalar = Union[float, Tensor]
 
@@ -55,7 +55,7 @@ def block_seed(entropy: int, block: int) -> int:
     return _mix32(_mix32(entropy ^ (entropy >> 32)) + block)
 
 
-class GridBrownian(BaseBrownian):
+class GridBrownian(IncrementBrownian):
     """Brownian motion on the step grid ``times``, queried one step at a time: ``bm(t_n, t_{n+1})``.
 
     Args:
@@ -168,19 +168,3 @@ class GridBrownian(BaseBrownian):
     def __repr__(self) -> str:
         return (f"GridBrownian(t0={self._times[0]}, t1={self._times[-1]}, num_steps={self.num_steps}, "
                 f"size={self._size}, dtype={self._dtype}, device={self._device}, block_steps={self._block_steps})")
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    @property
-    def shape(self) -> torch.Size:
-        return torch.Size(self._size)
-
-    @property
-    def levy_area_approximation(self) -> str:
-        return "none"

@@ -16,9 +16,9 @@ from typing import Optional, Union
 
 import torch
 from torch import Tensor
-from torchsde import BaseBrownian
 
 from sdegan.errors import ConfigurationError
+from sdegan.solvers.brownian_base import IncrementBrownian
 
 Scalar = Union[float, Tensor]
 STEP_RESOLUTION = 2.0**-10  # default tol as a fraction of the solver's step
@@ -32,7 +32,7 @@ def step_tolerance(t0: float, t1: float, dt: Optional[float]) -> float:
     return tol if dt is None else min(tol, dt * STEP_RESOLUTION)
 
 
-class VirtualBrownianTree(BaseBrownian):
+class VirtualBrownianTree(IncrementBrownian):
     """Brownian motion of shape ``size`` on ``[t0, t1]``, queried as ``tree(ta, tb) -> W(tb) - W(ta)``.
 
     Args:
@@ -125,19 +125,3 @@ class VirtualBrownianTree(BaseBrownian):
             f"VirtualBrownianTree(t0={self._t0}, t1={self._t1}, size={self._size}, dtype={self._dtype}, "
             f"device={self._device}, tol={self._tol})"
         )
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    @property
-    def shape(self) -> torch.Size:
-        return torch.Size(self._size)
-
-    @property
-    def levy_area_approximation(self) -> str:
-        return "none"
