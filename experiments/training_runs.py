@@ -246,8 +246,9 @@ def comparison_arguments(description: str, task_names: Sequence[str]):
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; quick mode 1)")
     parser.add_argument("--tasks", nargs="+", choices=list(task_names), help="run only these tasks")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where the runs' own folders go")
-    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra Hydra override for every run (a reduced budget, e.g. dataset.batch_size=128)")
+    parser.add_argument("--override", action="append", default=[], metavar="[TASK:]KEY=VALUE",
+                        help="extra Hydra override for every run (a reduced budget, e.g. dataset.batch_size=128); "
+                             "TASK:KEY=VALUE applies it to that task's runs only")
     parser.add_argument("--generator-updates", type=int, default=None, metavar="N",
                         help="train every setting for exactly N generator updates (trainer.max_steps per setting: "
                              "N x (critic_steps + 1) for the gradient penalty; SWA from update N/2)")
@@ -255,6 +256,21 @@ def comparison_arguments(description: str, task_names: Sequence[str]):
     parser.add_argument("--target-mmd", type=float, default=None, metavar="X",
                         help="also report each run's training time until its validation MMD first reached X")
     return parser
+
+
+def split_task_overrides(overrides: Sequence[str], task_names: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """``--override`` values split into those for every run and those scoped to one task (``TASK:KEY=VALUE``)."""
+    common: list[str] = []
+    scoped: dict[str, list[str]] = {}
+    for override in overrides:
+        scope, separator, rest = override.partition(":")
+        if separator and "=" not in scope:
+            if scope not in task_names:
+                raise SystemExit(f"--override {override}: unknown task {scope!r} (choose from {', '.join(task_names)})")
+            scoped.setdefault(scope, []).append(rest)
+        else:
+            common.append(override)
+    return common, scoped
 
 
 def speedups(raw: pd.DataFrame, pairs: Sequence[Pair]) -> pd.DataFrame:
@@ -317,7 +333,8 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     args = parser.parse_args()
     tasks = args.tasks or (quick_tasks if args.quick else [pair.task for pair in pairs])
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.quick else 3)))
-    budget = [*(QUICK_BUDGET if args.quick else ()), *args.override]
+    common_overrides, task_overrides = split_task_overrides(args.override, [pair.task for pair in pairs])
+    budget = [*(QUICK_BUDGET if args.quick else ()), *common_overrides]
     chosen = [pair for pair in pairs if pair.task in tasks]
     missing = {pair.task: _shown_path(pair.needs) for pair in chosen
                if pair.needs is not None and not pair.needs.exists()}
@@ -325,8 +342,10 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     if not runnable:
         raise SystemExit(f"nothing to run: the data of {sorted(missing)} is missing ({missing})")
     settings = [setting for pair in runnable for setting in (pair.ours, pair.baseline)]
-    budgets = ({setting.label: equal_update_budget(setting, args.generator_updates) for setting in settings}
-               if args.generator_updates is not None else {})
+    budgets = {setting.label: [*task_overrides.get(pair.task, ()),
+                               *(equal_update_budget(setting, args.generator_updates)
+                                 if args.generator_updates is not None else ())]
+               for pair in runnable for setting in (pair.ours, pair.baseline)}
     raw = run_settings(settings, seeds, budget, args.runs_dir / name, budgets=budgets, jobs=args.jobs)
     task_of = {setting.label: pair.task for pair in runnable for setting in (pair.ours, pair.baseline)}
     raw.insert(0, "task", raw.setting.map(task_of))
@@ -360,9 +379,11 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     notes += args.note
     sizes = "quick mode" if args.quick else "the experiment configs' sizes"
     updates = f"{args.generator_updates} generator updates per run; " if args.generator_updates is not None else ""
-    budget_text = (f"{sizes} with {updates}overrides {budget or 'none'}; seeds {seeds}; "
+    scoped_text = "".join(f"; {task} also {task_overrides[pair.task]}" for pair in runnable
+                          if task_overrides.get(pair.task))
+    budget_text = (f"{sizes} with {updates}overrides {budget or 'none'}{scoped_text}; seeds {seeds}; "
                    f"{args.jobs} run(s) at a time on this machine")
-    if budget or args.generator_updates is not None:
+    if budget or task_overrides or args.generator_updates is not None:
         budget_text += f" (a reduced budget; the paper's: {paper_budget})"
     write_results(
         name,
@@ -382,6 +403,6 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
 
 
 __all__ = ["Setting", "Pair", "TEST_METRICS", "DEFAULT_RUNS_DIR", "AIR_QUALITY_ARCHIVE", "QUICK_BUDGET",
-           "sdegan_train_command", "run_overrides", "compose", "run_key", "generator_updates_per_step",
+           "sdegan_train_command", "run_overrides", "split_task_overrides", "compose", "run_key", "generator_updates_per_step",
            "equal_update_budget", "train", "read_run", "run_settings", "comparison_arguments", "speedups",
            "time_to_mmd", "metric_directions", "run_comparison"]

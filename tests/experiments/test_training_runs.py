@@ -84,3 +84,13 @@ def test_a_finished_run_is_read_back_not_trained(tmp_path, monkeypatch):
     assert row["wall_time_s"] == 7.0 and row["steps"] == 3 and not row["learned"]
     with pytest.raises(AssertionError, match="must not be trained"):  # another budget: another config
         training_runs.train(setting, 0, ["trainer.max_steps=4"], tmp_path)
+
+
+def test_task_scoped_overrides_apply_to_their_task_only():
+    common, scoped = training_runs.split_task_overrides(
+        ["dataset.batch_size=128", "weights_sde_gan:trainer.max_steps=1000", "dataset.path=/data/a:b.zip"],
+        ["ou_sde_gan", "weights_sde_gan"])
+    assert common == ["dataset.batch_size=128", "dataset.path=/data/a:b.zip"]
+    assert scoped == {"weights_sde_gan": ["trainer.max_steps=1000"]}
+    with pytest.raises(SystemExit, match="unknown task 'nope'"):
+        training_runs.split_task_overrides(["nope:trainer.max_steps=1"], ["ou_sde_gan"])
