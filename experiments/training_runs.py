@@ -36,7 +36,7 @@ _COMPOSE_LOCK = threading.Lock()
 REPOSITORY = Path(__file__).resolve().parent.parent
 DEFAULT_RUNS_DIR = REPOSITORY / "outputs" / "experiments"
 # The real Beijing air-quality archive, beside the repository (shared/data/README.md); absent in a user's clone.
-AIR_QUALITY_ARCHIVE = REPOSITORY.parent / "shared" / "data" / "PRSA2017_Data_20130301-20170228.zip"
+AIR_QUALITY_ARCHIVE = (REPOSITORY.parent / "shared" / "data" / "PRSA2017_Data_20130301-20170228.zip").resolve()
 # The file a finished run leaves next to its results: the composed config it was trained with.
 RUN_KEY_FILE = "run_key.yaml"
 # A run has learned when its trained generator's MMD is at most this fraction of the untrained generator's.
