@@ -33,7 +33,7 @@ reversible_heun_budget=(
     --override air_quality_latent_sde:dataset.batch_size=256
 )
 clipping_budget=(
-    --generator-updates 250 --target-mmd 0.1 --override dataset.batch_size=128
+    --generator-updates 250 --target-mmd 0.3 --override dataset.batch_size=128
     --override trainer.val_check_interval=50 --override trainer.checkpoint_every_n_steps=250
 )
 for program in brownian_interval_vs_tree reversible_rk_gradients seminorm_vs_norm \
