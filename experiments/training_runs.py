@@ -275,6 +275,12 @@ def speedups(raw: pd.DataFrame, pairs: Sequence[Pair]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def evaluation_ratios(ratio: pd.DataFrame) -> str:
+    """Per task, the baseline's forward evaluations and backward VJPs per training step over ours."""
+    return "; ".join(f"{row.task}: {row.forward_evaluations_ratio:.3g}x forward evaluations, "
+                     f"{row.backward_vjps_ratio:.3g}x backward VJPs" for row in ratio.itertuples())
+
+
 def setting_step_counts(setting: Setting, seed: int, budget: Sequence[str]) -> dict[str, float]:
     """Forward evaluations and backward VJPs of the vector-field networks per training step of ``setting``.
 
@@ -324,11 +330,14 @@ def _shown_path(path: Path) -> str:
 
 
 def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair], quick_tasks: Sequence[str],
-                   paper_claim: str, paper_figure: str, paper_budget: str, paper_metrics: str) -> None:
+                   paper_claim: str, paper_figure: str, paper_budget: str, paper_metrics: str,
+                   paper_evaluations: Optional[str] = None) -> None:
     """Parse the command line, train every pair's settings over the seeds, write ``results/<name>.*``.
 
     ``paper_budget`` is the paper's training budget as text, stated next to ours when ours is reduced;
-    ``paper_metrics`` the paper's claim about the test metrics, shown next to the measured directions.
+    ``paper_metrics`` the paper's claim about the test metrics, shown next to the measured directions;
+    ``paper_evaluations`` the paper's figure for the baseline's function evaluations over ours, if it gives one,
+    shown next to the counted ratios.
     """
     from results_table import PaperFigure, summarise, write_results
 
@@ -404,7 +413,9 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
         paper=[PaperFigure(paper_claim, paper_figure,
                            ", ".join(f"{row.task}: {row.train_time_speedup:.3g}x" for row in ratio.itertuples())),
                PaperFigure("test metrics of ours vs the baseline (lower is better)", paper_metrics,
-                           metric_directions(raw, runnable))],
+                           metric_directions(raw, runnable)),
+               *([PaperFigure("function evaluations of the baseline / ours per training step", paper_evaluations,
+                              evaluation_ratios(ratio))] if paper_evaluations is not None else [])],
         notes=notes,
         extra_tables=[("Baseline / ours (means over seeds)", ratio)],
         plot=plot_pairs(raw),
@@ -414,5 +425,5 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
 __all__ = ["Setting", "Pair", "TEST_METRICS", "DEFAULT_RUNS_DIR", "AIR_QUALITY_ARCHIVE", "QUICK_BUDGET",
            "sdegan_train_command", "run_overrides", "compose", "run_key", "generator_updates_per_step",
            "equal_update_budget", "train", "read_run", "run_settings", "comparison_arguments", "speedups",
-           "setting_step_counts",
+           "setting_step_counts", "evaluation_ratios",
            "time_to_mmd", "metric_directions", "run_comparison"]
