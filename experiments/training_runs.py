@@ -387,7 +387,8 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
         f"the same held-out real paths; learned = mmd_summary <= {LEARNED_FRACTION:.3g} x untrained_mmd "
         "(the mean over seeds is the fraction of runs that learned).",
         "classification: held-out real-vs-generated accuracy (0.5 ideal); prediction_tstr / prediction_trtr: "
-        "train-on-synthetic / train-on-real test loss; mmd: the headline test MMD (docs/metrics.md). Lower is better.",
+        "train-on-synthetic / train-on-real test loss; mmd: the headline test MMD (docs/metrics.md). Lower is "
+        "better (classification down to its ideal 0.5).",
     ]
     not_learned = raw[~raw.learned.astype(bool)]
     if len(not_learned):
