@@ -275,6 +275,25 @@ def speedups(raw: pd.DataFrame, pairs: Sequence[Pair]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# The sizes of a run that make its budget: a run below its experiment config's value in any of them is reduced.
+BUDGET_KEYS = ("trainer.max_steps", "dataset.batch_size", "dataset.num_paths")
+
+
+def budget_reductions(settings: Sequence[Setting], budget: Sequence[str],
+                      budgets: Optional[dict[str, Sequence[str]]] = None) -> list[str]:
+    """Per setting, the :data:`BUDGET_KEYS` its runs' composed config sets below its experiment config's values."""
+    reductions = []
+    for setting in settings:
+        full = compose([f"experiment={setting.experiment}", *setting.overrides])
+        ran = compose([f"experiment={setting.experiment}", *setting.overrides, *budget,
+                       *(budgets or {}).get(setting.label, ())])
+        below = [f"{key} {OmegaConf.select(ran, key)} of {OmegaConf.select(full, key)}" for key in BUDGET_KEYS
+                 if OmegaConf.select(ran, key) < OmegaConf.select(full, key)]
+        if below:
+            reductions.append(f"{setting.label} {', '.join(below)}")
+    return reductions
+
+
 def evaluation_ratios(ratio: pd.DataFrame) -> str:
     """Per task, the baseline's forward evaluations and backward VJPs per training step over ours."""
     return "; ".join(f"{row.task}: {row.forward_evaluations_ratio:.3g}x forward evaluations, "
@@ -402,8 +421,9 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     updates = f"{args.generator_updates} generator updates per run; " if args.generator_updates is not None else ""
     budget_text = (f"{sizes} with {updates}overrides {budget or 'none'}; seeds {seeds}; "
                    f"{args.jobs} run(s) at a time on this machine")
-    if budget or args.generator_updates is not None:
-        budget_text += f" (a reduced budget; the paper's: {paper_budget})"
+    reductions = budget_reductions(settings, budget, budgets)
+    budget_text += (f" (a reduced budget: {'; '.join(reductions)}; the paper's: {paper_budget})" if reductions
+                    else f" (the experiment configs' full budget; the paper's: {paper_budget})")
     write_results(
         name,
         table,
@@ -426,5 +446,5 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
 __all__ = ["Setting", "Pair", "TEST_METRICS", "DEFAULT_RUNS_DIR", "AIR_QUALITY_ARCHIVE", "QUICK_BUDGET",
            "sdegan_train_command", "run_overrides", "compose", "run_key", "generator_updates_per_step",
            "equal_update_budget", "train", "read_run", "run_settings", "comparison_arguments", "speedups",
-           "setting_step_counts", "evaluation_ratios",
+           "setting_step_counts", "evaluation_ratios", "budget_reductions",
            "time_to_mmd", "metric_directions", "run_comparison"]

@@ -123,3 +123,14 @@ def test_no_fixed_machine_load_claims(name):
               / f"{name}.py").read_text()
     for claim in ("shared with other jobs", "The CPU was shared", "upper bounds rather than best cases"):
         assert claim not in source
+
+
+def test_training_comparison_budget_says_reduced_only_when_it_is():
+    training_runs = load_experiment_module("training_runs")
+    clip, penalty = training_runs.Setting("ou/clip", "ou_sde_gan"), training_runs.Setting("ou/gp", "ou_sde_gan_gp")
+    assert training_runs.budget_reductions([clip, penalty], []) == []
+    assert training_runs.budget_reductions([clip, penalty], ["trainer.max_steps=2", "dataset.batch_size=32"]) == [
+        "ou/clip trainer.max_steps 2 of 10000, dataset.batch_size 32 of 1024",
+        "ou/gp trainer.max_steps 2 of 60000, dataset.batch_size 32 of 1024"]
+    per_setting = training_runs.budget_reductions([clip, penalty], [], {"ou/gp": ["trainer.max_steps=600"]})
+    assert per_setting == ["ou/gp trainer.max_steps 600 of 60000"]
