@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -80,9 +81,10 @@ def measure(experiment: str, overrides: list[str], num_samples: int | None) -> l
     return rows
 
 
-def write(rows: list[dict[str, object]], output_dir: Path, command: str, budget: str) -> None:
+def write(rows: list[dict[str, object]], output_dir: Path, command: str, budget: str,
+          notes: Sequence[str] = ()) -> None:
     write_results(
-        "headline_mmd", pd.DataFrame(rows), output_dir, command=command, budget=budget,
+        "headline_mmd", pd.DataFrame(rows), output_dir, command=command, budget=budget, notes=notes,
         title="Headline MMD: raw vs normalised signature kernel",
         description=(
             "Unbiased signature MMD^2 (depth 4, `scale: auto`, signatory) between `real_test_paths` "
@@ -103,21 +105,23 @@ def main() -> None:
     torch.set_num_threads(1)
     output_dir = args.output_dir
     size = 64 if args.quick else None
-    rows = []
+    rows, notes = [], []
     for dataset, experiment in CASES:
         overrides = []
         if dataset == "air_quality":
             if args.air_quality_path is None:
                 print(f"skipping {experiment}: no --air-quality-path")
+                notes.append(f"{experiment} skipped: no --air-quality-path given.")
                 continue
             overrides.append(f"dataset.path={args.air_quality_path}")
         if args.quick:
             overrides.append("dataset.num_paths=320")
         rows += measure(experiment, overrides, size)
     command = shlex.join(["python", "experiments/headline_mmd.py", *sys.argv[1:]])
-    budget = ("quick mode: 320 paths per dataset, 64 compared" if args.quick else
-              "each experiment's full dataset, its summary_samples (1024) test paths compared")
-    write(rows, output_dir, command, budget)
+    compared = sorted({int(row["real_test_paths"]) for row in rows})
+    budget = (f"quick mode: 320 paths per dataset, {compared} real test paths compared" if args.quick else
+              f"each experiment's full dataset, its summary_samples test paths compared ({compared} real test paths)")
+    write(rows, output_dir, command, budget, [*notes, *args.note])
     print(f"written to {output_dir / 'headline_mmd.csv'} and .md")
 
 

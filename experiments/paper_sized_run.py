@@ -21,8 +21,9 @@ from training_runs import (DEFAULT_RUNS_DIR, LEARNED_FRACTION, QUICK_BUDGET, Set
 
 NAME = "paper_sized_run"
 SETTING = Setting("ou_sde_gan", "ou_sde_gan")
-COLUMNS = ("steps", "generator_updates", "train_time_s", "step_time_s", "wall_time_s", "network_calls_per_step",
-           "untrained_mmd", "mmd_summary", "learned", "classification", "prediction_tstr", "prediction_trtr", "mmd")
+COLUMNS = ("steps", "generator_updates", "train_time_s", "step_time_s", "wall_time_s",
+           "logged_forward_evaluations_per_step", "untrained_mmd", "mmd_summary", "learned", "classification",
+           "prediction_tstr", "prediction_trtr", "mmd")
 
 
 def copy_samples(run_dir: Path):

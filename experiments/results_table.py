@@ -36,6 +36,18 @@ from sdegan.results_table import (
 DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
+def load_average() -> Optional[float]:
+    """The machine's 1-minute load average now (``None`` where the OS does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+# Measured when the program first imports this module (experiment_arguments does, before any measurement).
+LOAD_AT_START = load_average()
+
+
 @dataclass(frozen=True)
 class PaperFigure:
     """One headline claim of a paper next to what this program measured.
@@ -51,8 +63,17 @@ class PaperFigure:
     ours: str
 
 
+def load_description(start: Optional[float], end: Optional[float], cores: Optional[int]) -> str:
+    """The measured 1-minute load averages at the program's start and end, next to the core count."""
+    if start is None or end is None:
+        return "load average: not reported by this OS"
+    return (f"1-minute load average {start:.2f} when the program started and {end:.2f} when it wrote its results, "
+            f"on {cores} logical cores")
+
+
 def machine_description() -> str:
-    """CPU model, core count, operating system, Python and torch versions (and the GPU, if one is used)."""
+    """CPU model, core count, operating system, Python and torch versions (and the GPU, if one is used), and the
+    machine's load average at the program's start and now."""
     cpu = _cpu_model()
     threads = torch.get_num_threads()
     parts = [
@@ -64,6 +85,7 @@ def machine_description() -> str:
         parts.append(f"GPU: {torch.cuda.get_device_name(0)}")
     else:
         parts.append("GPU: none")
+    parts.append(load_description(LOAD_AT_START, load_average(), os.cpu_count()))
     return "; ".join(parts)
 
 
@@ -157,6 +179,9 @@ def write_results(
 
 __all__ = [
     "DEFAULT_OUTPUT_DIR",
+    "LOAD_AT_START",
+    "load_average",
+    "load_description",
     "PaperFigure",
     "machine_description",
     "command_line",

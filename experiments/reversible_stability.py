@@ -18,6 +18,7 @@ Writes results/reversible_stability.csv, .md and .png. Usage:
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -185,9 +186,11 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def summary(frame: pd.DataFrame, command: str) -> str:
+def summary(frame: pd.DataFrame, command: str, notes: Sequence[str] = ()) -> str:
+    """The .md: the stability table of the linear test equation and the neural SDE's reconstructions."""
     decay = frame[frame.problem == "linear_decay"]
     rotation = frame[frame.problem == "linear_rotation"]
+    mildest = decay.ha[decay.ha < 0].max()
     lines = [
         "# Reversible solvers: forward stability and float32 reconstruction",
         "",
@@ -195,7 +198,7 @@ def summary(frame: pd.DataFrame, command: str) -> str:
         "",
         f"Linear test equation, {decay.steps.max()} steps of h = 1 (h a varied): `stable_real_ha` is the most negative real h a "
         "down to which every tested step is forward stable (spectral radius <= 1 + 1e-9; 'none' if even the "
-        "mildest decay -0.05 is unstable); `max_stable_rotation` the largest h w on the imaginary axis that is "
+        f"mildest decay tested, h a = {mildest:g}, is unstable); `max_stable_rotation` the largest h w on the imaginary axis that is "
         "stable; `worst_reconstruction_stable` the largest float32 relative reconstruction error of y0 over "
         "the stable real h a.",
         "",
@@ -228,6 +231,8 @@ def summary(frame: pd.DataFrame, command: str) -> str:
             f"| {row.method} | {coupling} | {row.dt} | {row.steps} | {row.reconstruction_error_float32:.1e} "
             f"| {row.growth:.2f} |"
         )
+    if notes:
+        lines += ["", "## Notes", "", *[f"- {note}" for note in notes]]
     return "\n".join(lines) + "\n"
 
 
@@ -239,8 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     frame.to_csv(args.output_dir / "reversible_stability.csv", index=False)
     plot(frame, args.output_dir / "reversible_stability.png")
     command = "python " + " ".join(["experiments/reversible_stability.py", *(argv if argv is not None else sys.argv[1:])])
-    (args.output_dir / "reversible_stability.md").write_text(summary(frame, command))
-    print(summary(frame, command))
+    (args.output_dir / "reversible_stability.md").write_text(summary(frame, command, args.note))
+    print(summary(frame, command, args.note))
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def train(setting: Setting, seed: int, budget: Sequence[str], run_dir: Path) -> 
 
 
 def read_run(run_dir: Path, cfg: DictConfig) -> dict:
-    """Training time, steps, generator updates, function evaluations and test metrics of a finished run.
+    """Training time, steps, generator updates, logged forward evaluations and test metrics of a finished run.
 
     ``cfg`` is the run's composed config (for the generator updates per step).
     """
@@ -155,7 +155,8 @@ def read_run(run_dir: Path, cfg: DictConfig) -> dict:
         generator_updates=int(round(num_steps * generator_updates_per_step(cfg))),
         train_time_s=float(steps["train/step_time"].sum()),
         step_time_s=float(steps["train/step_time"].median()),
-        network_calls_per_step=float(steps["solver/nfe"].median()) if "solver/nfe" in steps else math.nan,
+        logged_forward_evaluations_per_step=(float(steps["solver/nfe"].median()) if "solver/nfe" in steps
+                                             else math.nan),
         untrained_mmd=untrained,
         mmd_summary=trained,
         learned=bool(trained <= LEARNED_FRACTION * untrained),
@@ -223,8 +224,9 @@ def run_settings(settings: Sequence[Setting], seeds: Sequence[int], budget: Sequ
 QUICK_BUDGET = ("trainer.max_steps=2", "dataset.num_paths=128", "dataset.batch_size=32", "metrics=quick",
                 "summary_samples=64", "trainer.val_check_interval=2", "trainer.checkpoint_every_n_steps=2")
 METRIC_COLUMNS = ("steps", "generator_updates", "train_time_s", "step_time_s", "wall_time_s",
-                  "network_calls_per_step", "untrained_mmd", "mmd_summary", "learned", "classification",
-                  "prediction_tstr", "prediction_trtr", "mmd")
+                  "logged_forward_evaluations_per_step", "forward_evaluations_per_step", "backward_vjps_per_step",
+                  "untrained_mmd", "mmd_summary", "learned", "classification", "prediction_tstr", "prediction_trtr",
+                  "mmd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,16 +276,58 @@ def split_task_overrides(overrides: Sequence[str], task_names: Sequence[str]) ->
 
 
 def speedups(raw: pd.DataFrame, pairs: Sequence[Pair]) -> pd.DataFrame:
-    """Per task: baseline / ours for mean training time, median step time and network calls per step."""
+    """Per task: baseline / ours for mean training time, median step time, and forward evaluations and backward
+    VJPs per training step."""
     rows = []
     for pair, ours, baseline in _pair_rows(raw, pairs):
         rows.append(dict(
             task=pair.task,
             train_time_speedup=baseline.train_time_s.mean() / ours.train_time_s.mean(),
             step_time_speedup=baseline.step_time_s.mean() / ours.step_time_s.mean(),
-            network_calls_ratio=baseline.network_calls_per_step.mean() / ours.network_calls_per_step.mean(),
+            forward_evaluations_ratio=(baseline.forward_evaluations_per_step.mean()
+                                       / ours.forward_evaluations_per_step.mean()),
+            backward_vjps_ratio=baseline.backward_vjps_per_step.mean() / ours.backward_vjps_per_step.mean(),
         ))
     return pd.DataFrame(rows)
+
+
+# The sizes of a run that make its budget: a run below its experiment config's value in any of them is reduced.
+BUDGET_KEYS = ("trainer.max_steps", "dataset.batch_size", "dataset.num_paths")
+
+
+def budget_reductions(settings: Sequence[Setting], budget: Sequence[str],
+                      budgets: Optional[dict[str, Sequence[str]]] = None) -> list[str]:
+    """Per setting, the :data:`BUDGET_KEYS` its runs' composed config sets below its experiment config's values."""
+    reductions = []
+    for setting in settings:
+        full = compose([f"experiment={setting.experiment}", *setting.overrides])
+        ran = compose([f"experiment={setting.experiment}", *setting.overrides, *budget,
+                       *(budgets or {}).get(setting.label, ())])
+        below = [f"{key} {OmegaConf.select(ran, key)} of {OmegaConf.select(full, key)}" for key in BUDGET_KEYS
+                 if OmegaConf.select(ran, key) < OmegaConf.select(full, key)]
+        if below:
+            reductions.append(f"{setting.label} {', '.join(below)}")
+    return reductions
+
+
+def evaluation_ratios(ratio: pd.DataFrame) -> str:
+    """Per task, the baseline's forward evaluations and backward VJPs per training step over ours."""
+    return "; ".join(f"{row.task}: {row.forward_evaluations_ratio:.3g}x forward evaluations, "
+                     f"{row.backward_vjps_ratio:.3g}x backward VJPs" for row in ratio.itertuples())
+
+
+def setting_step_counts(setting: Setting, seed: int, budget: Sequence[str]) -> dict[str, float]:
+    """Forward evaluations and backward VJPs of the vector-field networks per training step of ``setting``.
+
+    Counted in this process over the first training steps of the run's composed config
+    (:func:`operation_counts.training_step_counts`): one step, or one cycle of ``critic_steps + 1`` steps for
+    the gradient penalty (the mean over it). The counts do not depend on the seed.
+    """
+    from operation_counts import training_step_counts
+
+    cfg = compose(run_overrides(setting, seed, budget))
+    counts = training_step_counts(cfg, steps=round(1 / generator_updates_per_step(cfg)))
+    return dict(forward_evaluations_per_step=counts.forward_evaluations, backward_vjps_per_step=counts.backward_vjps)
 
 
 def plot_pairs(raw: pd.DataFrame):
@@ -321,11 +365,14 @@ def _shown_path(path: Path) -> str:
 
 
 def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair], quick_tasks: Sequence[str],
-                   paper_claim: str, paper_figure: str, paper_budget: str, paper_metrics: str) -> None:
+                   paper_claim: str, paper_figure: str, paper_budget: str, paper_metrics: str,
+                   paper_evaluations: Optional[str] = None) -> None:
     """Parse the command line, train every pair's settings over the seeds, write ``results/<name>.*``.
 
     ``paper_budget`` is the paper's training budget as text, stated next to ours when ours is reduced;
-    ``paper_metrics`` the paper's claim about the test metrics, shown next to the measured directions.
+    ``paper_metrics`` the paper's claim about the test metrics, shown next to the measured directions;
+    ``paper_evaluations`` the paper's figure for the baseline's function evaluations over ours, if it gives one,
+    shown next to the counted ratios.
     """
     from results_table import PaperFigure, summarise, write_results
 
@@ -347,6 +394,10 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
                                  if args.generator_updates is not None else ())]
                for pair in runnable for setting in (pair.ours, pair.baseline)}
     raw = run_settings(settings, seeds, budget, args.runs_dir / name, budgets=budgets, jobs=args.jobs)
+    counts = {setting.label: setting_step_counts(setting, seeds[0], [*budget, *budgets.get(setting.label, ())])
+              for setting in settings}
+    for column in ("forward_evaluations_per_step", "backward_vjps_per_step"):
+        raw[column] = [counts[label][column] for label in raw.setting]
     task_of = {setting.label: pair.task for pair in runnable for setting in (pair.ours, pair.baseline)}
     raw.insert(0, "task", raw.setting.map(task_of))
     raw["learned"] = raw.learned.astype(float)
@@ -359,15 +410,23 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
         "steps: training steps run; generator_updates: of those, the steps that updated the generator (all of "
         "them for clipping and latent SDEs, one in critic_steps + 1 for the gradient penalty).",
         "train_time_s: sum of train/step_time over the run (training steps only); wall_time_s: the whole "
-        "sdegan-train process (start-up, data, validation, test metrics); network_calls_per_step: median "
-        "solver/nfe per training step, the forward calls of the vector-field networks, including the calls a "
-        "reversible or adjoint backward pass makes to reconstruct states; vector-Jacobian products and the "
-        "gradient penalty's double backward are not counted.",
+        "sdegan-train process (start-up, data, validation, test metrics).",
+        "logged_forward_evaluations_per_step: median over the run's training steps of its logged solver/nfe, the "
+        "forward calls of the vector-field networks (including the re-evaluations of a reversible or adjoint "
+        "backward pass); backward work is not in it.",
+        "forward_evaluations_per_step / backward_vjps_per_step: counted by this program (experiments/"
+        "operation_counts.py) over one training step of each setting's composed config (for the gradient "
+        "penalty, the mean over one cycle of critic_steps critic steps and a generator step): the vector-field "
+        "networks' forward calls, and the matrix products their backward passes ran, first and second order "
+        "(the penalty's double backward), in full vector-Jacobian products of one evaluation (input and "
+        "parameters); a backward to the input only counts half. Other networks (initial, readout, encoder) are "
+        "not counted.",
         f"untrained_mmd / mmd_summary: the run's end-of-run MMD of the generator before / after training against "
         f"the same held-out real paths; learned = mmd_summary <= {LEARNED_FRACTION:.3g} x untrained_mmd "
         "(the mean over seeds is the fraction of runs that learned).",
         "classification: held-out real-vs-generated accuracy (0.5 ideal); prediction_tstr / prediction_trtr: "
-        "train-on-synthetic / train-on-real test loss; mmd: the headline test MMD (docs/metrics.md). Lower is better.",
+        "train-on-synthetic / train-on-real test loss; mmd: the headline test MMD (docs/metrics.md). Lower is "
+        "better (classification down to its ideal 0.5).",
     ]
     not_learned = raw[~raw.learned.astype(bool)]
     if len(not_learned):
@@ -383,8 +442,9 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
                           if task_overrides.get(pair.task))
     budget_text = (f"{sizes} with {updates}overrides {budget or 'none'}{scoped_text}; seeds {seeds}; "
                    f"{args.jobs} run(s) at a time on this machine")
-    if budget or task_overrides or args.generator_updates is not None:
-        budget_text += f" (a reduced budget; the paper's: {paper_budget})"
+    reductions = budget_reductions(settings, budget, budgets)
+    budget_text += (f" (a reduced budget: {'; '.join(reductions)}; the paper's: {paper_budget})" if reductions
+                    else f" (the experiment configs' full budget; the paper's: {paper_budget})")
     write_results(
         name,
         table,
@@ -395,7 +455,9 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
         paper=[PaperFigure(paper_claim, paper_figure,
                            ", ".join(f"{row.task}: {row.train_time_speedup:.3g}x" for row in ratio.itertuples())),
                PaperFigure("test metrics of ours vs the baseline (lower is better)", paper_metrics,
-                           metric_directions(raw, runnable))],
+                           metric_directions(raw, runnable)),
+               *([PaperFigure("function evaluations of the baseline / ours per training step", paper_evaluations,
+                              evaluation_ratios(ratio))] if paper_evaluations is not None else [])],
         notes=notes,
         extra_tables=[("Baseline / ours (means over seeds)", ratio)],
         plot=plot_pairs(raw),
@@ -405,4 +467,5 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
 __all__ = ["Setting", "Pair", "TEST_METRICS", "DEFAULT_RUNS_DIR", "AIR_QUALITY_ARCHIVE", "QUICK_BUDGET",
            "sdegan_train_command", "run_overrides", "split_task_overrides", "compose", "run_key", "generator_updates_per_step",
            "equal_update_budget", "train", "read_run", "run_settings", "comparison_arguments", "speedups",
+           "setting_step_counts", "evaluation_ratios", "budget_reductions",
            "time_to_mmd", "metric_directions", "run_comparison"]

@@ -26,11 +26,15 @@ def test_reversible_heun_vs_midpoint_quick(tmp_path):
     table = check_results(tmp_path / "results", "reversible_heun_vs_midpoint", args)
     assert set(table.setting) == {"ou_sde_gan/reversible_heun", "ou_sde_gan/midpoint",
                                   "ou_latent_sde/reversible_heun", "ou_latent_sde/midpoint"}
-    assert (table.train_time_s_mean > 0).all() and (table.network_calls_per_step_mean > 0).all()
+    assert (table.train_time_s_mean > 0).all() and (table.forward_evaluations_per_step_mean > 0).all()
     assert (table.steps_mean == 2).all() and (table.generator_updates_mean == 2).all()
-    nfe = table.set_index("setting").network_calls_per_step_mean
-    # Midpoint evaluates the vector fields twice per step, reversible Heun once (plus the backward passes).
-    assert nfe["ou_sde_gan/midpoint"] > nfe["ou_sde_gan/reversible_heun"]
+    rows = table.set_index("setting")
+    # Midpoint evaluates the vector fields twice per step and backpropagates through both; reversible Heun
+    # evaluates once per step and its backward pass re-evaluates once per step, with one VJP each.
+    midpoint, heun = rows.loc["ou_sde_gan/midpoint"], rows.loc["ou_sde_gan/reversible_heun"]
+    assert midpoint.backward_vjps_per_step_mean == midpoint.forward_evaluations_per_step_mean
+    assert heun.backward_vjps_per_step_mean == heun.forward_evaluations_per_step_mean / 2
+    assert midpoint.backward_vjps_per_step_mean > heun.backward_vjps_per_step_mean
     assert table.classification_mean.between(0, 1).all()
 
 
@@ -45,6 +49,9 @@ def test_clipping_vs_gradient_penalty_quick(tmp_path):
     rows = table.set_index("setting")
     assert (rows.generator_updates_mean == 2).all()  # equal generator updates
     assert rows.steps_mean["ou_sde_gan/gradient_penalty"] == 12 and rows.steps_mean["ou_sde_gan/clip"] == 2
+    # The penalty's double backward: more backward work per step than clipping's one reversible backward.
+    vjps = rows.backward_vjps_per_step_mean
+    assert vjps["ou_sde_gan/gradient_penalty"] > vjps["ou_sde_gan/clip"]
 
 
 def test_missing_data_is_reported_not_trained(tmp_path):

@@ -32,7 +32,7 @@ def test_read_run_sums_step_times_and_takes_the_test_metrics(tmp_path):
     row = training_runs.read_run(tmp_path, training_runs.compose(["experiment=ou_sde_gan_gp"]))
     assert row["train_time_s"] == pytest.approx(1.0)
     assert row["step_time_s"] == pytest.approx(0.25)
-    assert row["network_calls_per_step"] == 120.0
+    assert row["logged_forward_evaluations_per_step"] == 120.0
     assert row["steps"] == 3 and row["generator_updates"] == 0  # 3 penalty steps: critic steps only so far
     assert row["untrained_mmd"] == 1.2 and row["learned"]  # 0.3 <= 1.2 / 3
     assert row["classification"] == 0.75 and row["mmd"] == 0.125 and row["prediction_tstr"] == 2.0
@@ -43,11 +43,13 @@ def test_speedups_are_baseline_over_ours():
     setting = training_runs.Setting
     pair = training_runs.Pair("ou", setting("ou/ours", "ou_sde_gan"), setting("ou/base", "ou_sde_gan_midpoint"))
     raw = pd.DataFrame(dict(setting=["ou/ours", "ou/ours", "ou/base", "ou/base"], train_time_s=[1.0, 3.0, 4.0, 6.0],
-                            step_time_s=[0.1, 0.1, 0.3, 0.3], network_calls_per_step=[100, 100, 200, 200]))
+                            step_time_s=[0.1, 0.1, 0.3, 0.3], forward_evaluations_per_step=[100, 100, 200, 200],
+                            backward_vjps_per_step=[50, 50, 200, 200]))
     ratio = training_runs.speedups(raw, [pair])
     assert ratio.loc[0, "train_time_speedup"] == pytest.approx(2.5)
     assert ratio.loc[0, "step_time_speedup"] == pytest.approx(3.0)
-    assert ratio.loc[0, "network_calls_ratio"] == pytest.approx(2.0)
+    assert ratio.loc[0, "forward_evaluations_ratio"] == pytest.approx(2.0)
+    assert ratio.loc[0, "backward_vjps_ratio"] == pytest.approx(4.0)
 
 
 def test_equal_generator_updates_for_clipping_and_gradient_penalty():
