@@ -13,8 +13,8 @@ Three tasks, each solved through ``sdegan.solvers`` for several numbers of steps
 - ``cde``: ``cdeint`` of a neural CDE driven by random-walk paths (linear interpolation);
 - ``sde``: ``sdeint`` of a Stratonovich general-noise neural SDE of the SDE-GAN generator's sizes on [0, 16].
 Gradient methods: ``direct`` (backprop through the solver); ``recursive_checkpoint``: binomial (treeverse)
-checkpointing of the plain solver's steps, holding at most ``checkpoints`` states, its count chosen per problem so
-that the bytes it saves for backward match the reversible solve's (implemented here, not in the solvers: one
+checkpointing of the plain solver's steps, saving ``checkpoints`` states for backward, their count chosen per problem
+so that the bytes it saves match the reversible solve's (implemented here, not in the solvers: one
 solve per step, recomputing from the nearest checkpoint with the schedule that minimises recomputed steps);
 ``segment_checkpoint``: the old baseline for reference, ``torch.utils.checkpoint`` around ~sqrt(steps) equal
 segments (it saves few bytes, but its backward pass rebuilds a whole segment's graph); ``adjoint`` with midpoint:
@@ -143,11 +143,12 @@ def forward_checkpoint_steps(num_steps: int, checkpoints: int) -> list[int]:
 
 
 class RecursiveCheckpoint(torch.autograd.Function):
-    """Backpropagation through ``num_steps`` calls ``y = step(n, y)`` holding at most ``checkpoints`` states.
+    """Backpropagation through ``num_steps`` calls ``y = step(n, y)`` saving ``checkpoints`` states for backward.
 
     The forward pass runs without autograd and saves the initial state and the states of
     :func:`forward_checkpoint_steps`; the backward pass recomputes every other state it needs from the nearest
-    stored one (:func:`checkpoint_schedule`) and differentiates one step at a time.
+    stored one (:func:`checkpoint_schedule`, at most ``checkpoints - 1`` further states at once, while the saved
+    ones stay held until it ends) and differentiates one step at a time.
     """
 
     @staticmethod
@@ -573,9 +574,10 @@ def main() -> None:
         extra_tables=[("Times over the matched reversible solve's (reversible midpoint)", ratios)],
         notes=[
             *findings(table, ratios),
-            "checkpoints: the recursive checkpointing's number of states held at once (the initial state "
-            "included), chosen per problem as the count whose saved bytes come closest to the reversible "
-            "midpoint solve's (its final y and z); for segment_checkpoint, the number of segments. "
+            "checkpoints: the recursive checkpointing's number of states saved for backward (the initial state "
+            "included; its backward pass holds at most checkpoints - 1 more at once), chosen per problem as the "
+            "count whose saved bytes come closest to the reversible midpoint solve's (its final y and z); for "
+            "segment_checkpoint, the number of segments. "
             "saved_bytes_ratio_to_reversible divides by the reversible midpoint solve's saved bytes.",
             "saved_bytes counts each distinct storage saved for backward once (parameters included when an operation "
             "saves them); it excludes what a backward pass allocates while it runs (a recomputed segment, the "
