@@ -132,8 +132,7 @@ def main() -> None:
         budget=f"{'quick mode' if args.quick else 'full'}: {repeats} timed call(s) per case, one torch thread",
         paper=[PaperFigure("PDE-kernel cost per path pair (forward + backward)", "not reported",
                            f"{per_pair_us.median():.3g} us per pair (median over the rbf, dyadic 0 rows)")],
-        notes=["The machine is shared with other jobs, so times are upper bounds rather than best cases.",
-               "max_pairs 'none': no chunking (the whole score in one kernel call per term), the unbounded case."],
+        notes=["max_pairs 'none': no chunking (the whole score in one kernel call per term), the unbounded case."],
         plot=plot(table),
     )
     print(f"written to {output_dir / NAME}.csv/.md/.png")
