@@ -32,8 +32,7 @@ def test_sde_sigker_conditional_trains_on_every_dataset(tmp_path, dataset):
 
 
 def test_a_prefix_longer_than_the_paths_is_one_line(tmp_path):
-    command = [str(BIN / "sdegan-train"), "model=sde_sigker_conditional", "model.prefix_length=64", "dataset.num_paths=160",
-               "logger=none",
-               f"hydra.run.dir={tmp_path / 'run'}"]
+    command = [str(BIN / "sdegan-train"), "model=sde_sigker_conditional", "model.prefix_length=64",
+               "dataset.num_paths=160", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"]
     line = final_line(run(command, cwd=tmp_path))
     assert "prefix_length=64 must leave" in line and "64 points" in line, line
