@@ -151,8 +151,8 @@ class SDESigKerConditional(SignatureKernelScoreModule):
         return torch.cat([prefix, continuations.to(real.dtype)], dim=1)
 
     def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
-        raise ConfigurationError("model=sde_sigker_conditional continues observed prefixes and draws no paths from "
-                                 "nothing: use sample_like(real_paths) or forecast(real_paths, m)")
+        raise ConfigurationError("model=sde_sigker_conditional only continues observed prefixes, it cannot draw "
+                                 "paths without one: use sample_like(real_paths) or forecast(real_paths, m)")
 
     # ---------------------------------------------------------------- score and metrics
     def score(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

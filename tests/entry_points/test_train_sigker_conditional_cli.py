@@ -29,6 +29,10 @@ def test_sde_sigker_conditional_trains_on_every_dataset(tmp_path, dataset):
     metrics = (run_dir / "csv" / "metrics.csv").read_text()
     assert "train/loss" in metrics and "val/prediction_mse" in metrics
     assert (run_dir / "checkpoints" / "last.ckpt").is_file() and (run_dir / "samples.png").is_file()
+    if dataset == "ou":  # the entry points that need unconditional samples refuse the forecaster in one line
+        evaluation = run([str(BIN / "sdegan-evaluate"), f"checkpoint={run_dir / 'checkpoints' / 'last.ckpt'}",
+                          "metrics=quick", f"hydra.run.dir={tmp_path / 'evaluate'}"], cwd=tmp_path)
+        assert "only continues observed prefixes" in final_line(evaluation)
 
 
 def test_a_prefix_longer_than_the_paths_is_one_line(tmp_path):

@@ -35,7 +35,7 @@ def test_config_builds_the_conditional_generator_and_continues_prefixes():
     assert like.shape == real.shape and not torch.isnan(like).any()
     torch.testing.assert_close(apply_missing_pattern(like, real)[:, :5], real[:, :5], equal_nan=True)
     assert torch.equal(like[..., 0], real[..., 0])
-    with pytest.raises(ConfigurationError, match="continues observed prefixes"):
+    with pytest.raises(ConfigurationError, match="only continues observed prefixes"):
         model.sample(3)
 
 
