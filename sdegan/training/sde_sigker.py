@@ -32,7 +32,8 @@ def optional_size(value: int | None, name: str, minimum: int) -> int | None:
 
 
 class SignatureKernelScoreModule(NeuralSDEModule):
-    """What the signature-kernel-score modules share: the value scale before the kernel and Adam.
+    """What the signature-kernel-score modules share: the value scale before the kernel, the training step
+    (minimise :meth:`score`, logging ``train/loss``, ``train/self_term``, ``train/cross_term``) and Adam.
 
     ``value_scale``: factor on the value channels before the kernel, or ``"auto"``: 1 / std of each
     channel, fixed at the first training batch (buffers ``value_scale``/``value_scale_set``, kept in
@@ -74,6 +75,19 @@ class SignatureKernelScoreModule(NeuralSDEModule):
         self.value_scale.copy_(torch.tensor(factors, dtype=self.value_scale.dtype))
         self.value_scale_set.fill_(1.0)
         self._value_scale_known = True
+
+    def score(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(score, self term, cross term)`` of fresh samples against a real batch (the training loss first)."""
+        raise NotImplementedError
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        self._set_value_scale(batch)
+        loss, self_term, cross_term = self.score(batch)
+        self.divergence_guard.watch("signature-kernel score", loss)
+        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
+        self.log("train/self_term", self_term.detach(), on_step=True)
+        self.log("train/cross_term", cross_term.detach(), on_step=True)
+        return loss
 
 
 class SDESigKer(SignatureKernelScoreModule):
@@ -171,15 +185,6 @@ class SDESigKer(SignatureKernelScoreModule):
             self_batch_size=self.self_batch_size, cross_batch_size=self.cross_batch_size,
         )
         return self_term - 2.0 * cross_term, self_term, cross_term
-
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        self._set_value_scale(batch)
-        loss, self_term, cross_term = self.score(batch)
-        self.divergence_guard.watch("signature-kernel score", loss)
-        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
-        self.log("train/self_term", self_term.detach(), on_step=True)
-        self.log("train/cross_term", cross_term.detach(), on_step=True)
-        return loss
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         self.log("val/score", self.score(batch)[0], prog_bar=True, sync_dist=True)

@@ -175,15 +175,6 @@ class SDESigKerConditional(SignatureKernelScoreModule):
         last = fill_missing_or_zero(real[:, : self.prefix_length])[:, -1:, 1:]
         return (mean - continuation).square().nanmean(), (last - continuation).square().nanmean()
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        self._set_value_scale(batch)
-        loss, self_term, cross_term = self.score(batch)
-        self.divergence_guard.watch("signature-kernel score", loss)
-        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
-        self.log("train/self_term", self_term.detach(), on_step=True)
-        self.log("train/cross_term", cross_term.detach(), on_step=True)
-        return loss
-
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         self.log("val/score", self.score(batch)[0], prog_bar=True, sync_dist=True)
         self.log("val/prediction_mse", self.prediction_errors(batch)[0], sync_dist=True)
