@@ -78,7 +78,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
 
     real = datamodule.test_paths[: cfg.summary_samples]
     with torch.no_grad():
-        untrained = model.sample(len(real), real[..., 0])
+        untrained = model.sample_like(real)
 
     checkpoint_io = AtomicCheckpointIO()
     trainer = pl.Trainer(
@@ -108,7 +108,7 @@ def fit(cfg: DictConfig) -> dict[str, Any]:
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         with torch.no_grad():
-            trained = model.sample(len(real), real[..., 0])
+            trained = model.sample_like(real)
         model.divergence_guard.watch("generated samples after training", trained[..., 1:])
         model.divergence_guard.check(trainer.global_step)
         summary = _summarise(cfg, trainer, model, datamodule, run_dir, real, trained, untrained)

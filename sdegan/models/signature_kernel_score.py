@@ -40,7 +40,8 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from sdegan.errors import ConfigurationError
-from sdegan.paths import apply_missing_pattern, fill_missing
+from sdegan.models.conditional_generator import fill_missing_or_zero
+from sdegan.paths import apply_missing_pattern
 
 __all__ = [
     "KERNEL_BACKENDS",
@@ -48,6 +49,7 @@ __all__ = [
     "SignatureKernel",
     "signature_kernel_score",
     "signature_kernel_score_terms",
+    "conditional_signature_kernel_score_terms",
 ]
 
 KERNEL_BACKENDS = ("pysiglib", "signatory")
@@ -103,8 +105,11 @@ class SignatureKernel:
 
     # ------------------------------------------------------------------------------------------ paths
     def prepare(self, paths: Tensor) -> Tensor:
-        """Gaps filled, time on ``[0, 1]``, a zero point prepended: ``(batch, length + 1, 1 + C)``."""
-        filled = fill_missing(paths)
+        """Gaps filled, time on ``[0, 1]``, a zero point prepended: ``(batch, length + 1, 1 + C)``.
+
+        A value channel with no observation in a path (possible in slices such as continuations) is 0.
+        """
+        filled = fill_missing_or_zero(paths)
         t0, t1 = (float(t) for t in self.time_span)
         time = (filled[..., :1] - t0) / (t1 - t0)
         prepared = torch.cat([time, filled[..., 1:]], dim=-1)
@@ -218,3 +223,39 @@ def signature_kernel_score(
     )
     return self_term - 2.0 * cross_term
 
+
+
+def conditional_signature_kernel_score_terms(
+    generated: Tensor, real: Tensor, kernel: SignatureKernel
+) -> tuple[Tensor, Tensor]:
+    """The conditional score's two expectations, each averaged over the conditioning prefixes.
+
+    For real continuation ``y_j`` and ``m`` continuations ``X_{j,1..m}`` drawn from the model given
+    ``y_j``'s prefix, ``S(P_j, y_j) = E k(X_j, X_j') - 2 E k(X_j, y_j)`` is estimated by the U-statistic
+    over the ``m (m - 1) / 2`` distinct pairs of ``X_j`` and the mean over its ``m`` pairs with ``y_j``;
+    returned are the means over ``j`` of the two terms, so ``self - 2 cross`` is the batch estimate of
+    the expected conditional score (unbiased; strictly proper per prefix for a characteristic kernel).
+
+    Arguments:
+        generated: ``(n * m, length, 1 + C)``, the continuations of prefix ``j`` in rows ``j m .. j m + m - 1``
+            (as :class:`sdegan.models.conditional_generator.ConditionalGenerator` returns them), ``m >= 2``.
+        real: the real continuations ``(n, length, 1 + C)``, NaN where missing; each generated path gets
+            the missing-value pattern of its own real continuation.
+        kernel: the signature kernel (all pairs of the batch go to it in one call).
+    """
+    n = real.shape[0]
+    if generated.ndim != 3 or generated.shape[1:] != real.shape[1:] or generated.shape[0] % max(n, 1):
+        raise ConfigurationError(f"generated continuations must be (n * m, length, channels) for n = {n} real "
+                                 f"ones of shape {tuple(real.shape[1:])}, got {tuple(generated.shape)}")
+    m = generated.shape[0] // n
+    if m < 2:
+        raise ConfigurationError(f"the conditional score needs at least 2 continuations per prefix, got {m}")
+    patterned = apply_missing_pattern(generated, real.repeat_interleave(m, dim=0))
+    x = kernel.prepare(patterned)
+    y = kernel.prepare(real)
+    first, second = torch.triu_indices(m, m, offset=1, device=x.device)
+    offsets = (torch.arange(n, device=x.device) * m).unsqueeze(1)
+    self_values = kernel.pairs(x, x, (offsets + first).flatten(), (offsets + second).flatten())
+    rows = torch.arange(n * m, device=x.device)
+    cross_values = kernel.pairs(x, y, rows, rows // m)
+    return self_values.mean(), cross_values.mean()

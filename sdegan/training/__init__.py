@@ -1,4 +1,4 @@
-"""LightningModules (SDE-GAN, latent SDE) and training callbacks."""
+"""LightningModules (SDE-GAN, latent SDE, signature-kernel scores) and training callbacks."""
 
 from sdegan.training.callbacks import (
     FinalStepCheckpoint,
@@ -11,6 +11,7 @@ from sdegan.training.errors import CheckpointWriteError, NonFiniteLossError
 from sdegan.training.latent_sde import LatentSDE
 from sdegan.training.sde_gan import LIPSCHITZ_METHODS, SDEGAN
 from sdegan.training.sde_sigker import SDESigKer
+from sdegan.training.sde_sigker_conditional import SDESigKerConditional
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -22,6 +23,7 @@ __all__ = [
     "NonFiniteLossError",
     "SDEGAN",
     "SDESigKer",
+    "SDESigKerConditional",
     "SamplePlotCallback",
     "TrainingCurvesCallback",
 ]

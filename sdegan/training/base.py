@@ -42,6 +42,8 @@ class NeuralSDEModule(pl.LightningModule):
     """
 
     RESUMABLE_HYPERPARAMETERS: tuple[str, ...] = ("divergence_threshold",)
+    # False for a model that only continues observed paths (its ``sample`` refuses; use ``sample_like``).
+    samples_unconditionally = True
 
     def __init__(
         self,
@@ -151,6 +153,12 @@ class NeuralSDEModule(pl.LightningModule):
     def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
         """``num_samples`` paths at ``times`` (``(length,)`` or ``(num_samples, length)``)."""
         raise NotImplementedError
+
+    @torch.no_grad()
+    def sample_like(self, real: torch.Tensor) -> torch.Tensor:
+        """Generated paths to compare with ``real`` ``(n, length, 1 + C)``: ``n`` of them at its times (a
+        conditional model continues each real path's observed prefix)."""
+        return self.sample(real.size(0), real[..., 0])
 
     @torch.no_grad()
     def sample(self, num_samples: int, times: torch.Tensor | None = None, batch_size: int = 1024) -> torch.Tensor:

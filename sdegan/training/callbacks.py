@@ -33,7 +33,7 @@ def _generated_samples(trainer: pl.Trainer, pl_module: pl.LightningModule, real:
     random streams and checked by the module's divergence guard (if it has one), so diverged samples stop
     the run here."""
     with preserved_rng():
-        samples = pl_module.sample(real.size(0), real[..., 0]).cpu()
+        samples = pl_module.sample_like(real).cpu()
     guard = getattr(pl_module, "divergence_guard", None)
     if guard is not None:
         guard.watch("generated samples", samples[..., 1:])
@@ -307,6 +307,8 @@ class GeneratorMetricsCallback(pl.Callback):
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         from sdegan.metrics import evaluate_generator
 
+        if not getattr(pl_module, "samples_unconditionally", True):
+            return  # a forecasting model: its test_step logs its own metrics (the metrics below draw paths)
         datamodule = _datamodule(trainer)
         # trainer.test runs under inference mode; the metrics train small classifiers/predictors.
         with torch.inference_mode(False), torch.enable_grad(), preserved_rng():

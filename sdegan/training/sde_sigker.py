@@ -22,16 +22,75 @@ from sdegan.models.solve_options import solve_spec
 from sdegan.random_state import preserved_rng
 from sdegan.training.base import NeuralSDEModule
 
-__all__ = ["SDESigKer"]
+__all__ = ["SDESigKer", "SignatureKernelScoreModule", "optional_size"]
 
 
-def _optional_size(value: int | None, name: str, minimum: int) -> int | None:
+def optional_size(value: int | None, name: str, minimum: int) -> int | None:
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
         raise ConfigurationError(f"{name} must be null or an integer >= {minimum}, got {value!r}")
     return value
 
 
-class SDESigKer(NeuralSDEModule):
+class SignatureKernelScoreModule(NeuralSDEModule):
+    """What the signature-kernel-score modules share: the value scale before the kernel, the training step
+    (minimise :meth:`score`, logging ``train/loss``, ``train/self_term``, ``train/cross_term``) and Adam.
+
+    ``value_scale``: factor on the value channels before the kernel, or ``"auto"``: 1 / std of each
+    channel, fixed at the first training batch (buffers ``value_scale``/``value_scale_set``, kept in
+    checkpoints). Subclasses build ``self.kernel`` and their generator and save their hyperparameters
+    (``lr`` and ``weight_decay`` among them).
+    """
+
+    def __init__(
+        self,
+        times: Sequence[float] | torch.Tensor,
+        solve_options: Mapping[str, Any],
+        divergence_threshold: float | None,
+        data_channels: int,
+        value_scale: float | str,
+    ) -> None:
+        if not (value_scale == "auto" or (isinstance(value_scale, (int, float)) and value_scale > 0)):
+            raise ConfigurationError(f"value_scale must be 'auto' or a positive number, got {value_scale!r}")
+        super().__init__(times, solve_options, divergence_threshold)
+        # Factors multiplying the value channels of real and generated paths before the kernel; with
+        # "auto", set from the first training batch (1 / std per channel) and saved in checkpoints.
+        fixed = value_scale != "auto"
+        self.register_buffer("value_scale", torch.full((data_channels,), float(value_scale) if fixed else 1.0))
+        # A float flag (1 = set), so data-parallel buffer broadcasts handle it on every backend.
+        self.register_buffer("value_scale_set", torch.tensor(1.0 if fixed else 0.0))
+        self._value_scale_known = fixed
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    def _scaled(self, paths: torch.Tensor) -> torch.Tensor:
+        return torch.cat([paths[..., :1], paths[..., 1:] * self.value_scale.to(paths.dtype)], dim=-1)
+
+    def _set_value_scale(self, real: torch.Tensor) -> None:
+        # The Python flag spares a device-to-host read of the buffer on every step once the scale is known.
+        if self._value_scale_known or float(self.value_scale_set) == 1.0:
+            self._value_scale_known = True
+            return
+        factors = auto_scale(real)[1:]  # 1 / std of each value channel (gaps filled)
+        self.value_scale.copy_(torch.tensor(factors, dtype=self.value_scale.dtype))
+        self.value_scale_set.fill_(1.0)
+        self._value_scale_known = True
+
+    def score(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(score, self term, cross term)`` of fresh samples against a real batch (the training loss first)."""
+        raise NotImplementedError
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        self._set_value_scale(batch)
+        loss, self_term, cross_term = self.score(batch)
+        self.divergence_guard.watch("signature-kernel score", loss)
+        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
+        self.log("train/self_term", self_term.detach(), on_step=True)
+        self.log("train/cross_term", cross_term.detach(), on_step=True)
+        return loss
+
+
+class SDESigKer(SignatureKernelScoreModule):
     """Neural SDE generator (:class:`sdegan.models.Generator`) fitted by the signature-kernel score.
 
     One training step: draw ``num_generated`` paths (the run's solver, gradient and Brownian options;
@@ -88,13 +147,11 @@ class SDESigKer(NeuralSDEModule):
         weight_decay: float = 0.0,
         divergence_threshold: float | None = 1e6,
     ) -> None:
-        if not (value_scale == "auto" or (isinstance(value_scale, (int, float)) and value_scale > 0)):
-            raise ConfigurationError(f"value_scale must be 'auto' or a positive number, got {value_scale!r}")
-        super().__init__(times, solve_options, divergence_threshold)
-        self.num_generated = _optional_size(num_generated, "num_generated", 2)
-        self.self_batch_size = _optional_size(self_batch_size, "self_batch_size", 2)
-        self.cross_batch_size = _optional_size(cross_batch_size, "cross_batch_size", 1)
-        self.real_batch_size = _optional_size(real_batch_size, "real_batch_size", 1)
+        super().__init__(times, solve_options, divergence_threshold, data_channels, value_scale)
+        self.num_generated = optional_size(num_generated, "num_generated", 2)
+        self.self_batch_size = optional_size(self_batch_size, "self_batch_size", 2)
+        self.cross_batch_size = optional_size(cross_batch_size, "cross_batch_size", 1)
+        self.real_batch_size = optional_size(real_batch_size, "real_batch_size", 1)
         self.kernel = SignatureKernel(
             time_span=(float(self.times[0]), float(self.times[-1])), backend=kernel_backend,
             static_kernel=static_kernel, bandwidth=bandwidth, dyadic_order=dyadic_order,
@@ -109,32 +166,9 @@ class SDESigKer(NeuralSDEModule):
         )
         self.generator_options = solve_spec("sde", self.solve_options, self.times, GeneratorVectorField)
         self._count_evaluations({"generator": self.generator.vector_field.drift})
-        # Factors multiplying the value channels of real and generated paths before the kernel; with
-        # "auto", set from the first training batch (1 / std per channel) and saved in checkpoints.
-        fixed = value_scale != "auto"
-        self.register_buffer("value_scale", torch.full((data_channels,), float(value_scale) if fixed else 1.0))
-        # A float flag (1 = set), so data-parallel buffer broadcasts handle it on every backend.
-        self.register_buffer("value_scale_set", torch.tensor(1.0 if fixed else 0.0))
-        self._value_scale_known = fixed
 
     def _sample_batch(self, num_samples: int, times: torch.Tensor) -> torch.Tensor:
         return self.generator(times, num_samples, self.generator_options)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-
-    def _scaled(self, paths: torch.Tensor) -> torch.Tensor:
-        return torch.cat([paths[..., :1], paths[..., 1:] * self.value_scale.to(paths.dtype)], dim=-1)
-
-    def _set_value_scale(self, real: torch.Tensor) -> None:
-        # The Python flag spares a device-to-host read of the buffer on every step once the scale is known.
-        if self._value_scale_known or float(self.value_scale_set) == 1.0:
-            self._value_scale_known = True
-            return
-        factors = auto_scale(real)[1:]  # 1 / std of each value channel (gaps filled)
-        self.value_scale.copy_(torch.tensor(factors, dtype=self.value_scale.dtype))
-        self.value_scale_set.fill_(1.0)
-        self._value_scale_known = True
 
     def score(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(score, E k(X, X'), E k(X, y))`` of freshly generated paths against a real batch."""
@@ -151,15 +185,6 @@ class SDESigKer(NeuralSDEModule):
             self_batch_size=self.self_batch_size, cross_batch_size=self.cross_batch_size,
         )
         return self_term - 2.0 * cross_term, self_term, cross_term
-
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        self._set_value_scale(batch)
-        loss, self_term, cross_term = self.score(batch)
-        self.divergence_guard.watch("signature-kernel score", loss)
-        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True)
-        self.log("train/self_term", self_term.detach(), on_step=True)
-        self.log("train/cross_term", cross_term.detach(), on_step=True)
-        return loss
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         self.log("val/score", self.score(batch)[0], prog_bar=True, sync_dist=True)
