@@ -7,6 +7,7 @@ from sdegan.models import Discriminator, Generator
 from sdegan.models.mlp_vjp import mlp_forward_with_vjp, supports_hand_vjp
 from sdegan.nn import MLP
 from sdegan.solvers import vector_fields
+from sdegan.training.instrumentation import EvaluationCounter
 
 TIMES = torch.arange(10, dtype=torch.float64)
 
@@ -49,6 +50,24 @@ def test_mlp_pullback_is_the_jacobian_transpose():
         _assert_equal_to_round_off(pullback(adjoint)[0][0], jacobian[row])
 
 
+def test_hooks_the_hand_path_cannot_run_make_it_fall_back():
+    mlp = MLP(3, 2, 4, 1, "lipswish")
+    calls = []
+    mlp.register_forward_hook(lambda module, args, output: calls.append(output))
+    assert supports_hand_vjp(mlp)
+    value, _ = mlp_forward_with_vjp(mlp, torch.randn(2, 3))
+    assert len(calls) == 1 and calls[0] is value
+    mlp.register_forward_pre_hook(lambda module, args: None)
+    assert not supports_hand_vjp(mlp)
+    inner = MLP(3, 2, 4, 1, "lipswish")
+    inner.net[0].register_forward_hook(lambda module, args, output: None)
+    assert not supports_hand_vjp(inner)
+    replacing = MLP(3, 2, 4, 1, "lipswish")
+    replacing.register_forward_hook(lambda module, args, output: output * 2)
+    with pytest.raises(RuntimeError, match="replaces its output"):
+        mlp_forward_with_vjp(replacing, torch.randn(2, 3))
+
+
 def test_unsupported_networks_fall_back_to_autograd():
     assert not supports_hand_vjp(MLP(3, 2, 4, 1, "softplus"))
     frozen = MLP(3, 2, 4, 1, "lipswish")
@@ -62,7 +81,8 @@ def test_unsupported_networks_fall_back_to_autograd():
 
 
 def _gradients(hand: bool, monkeypatch, activation: str, batch: int):
-    """Loss and gradients of a generator + discriminator step solved with gradient='reversible'."""
+    """Loss, gradients and network evaluations counted by forward hooks of a generator + discriminator step solved
+    with gradient='reversible'."""
     offered = vector_fields._hand_evaluator
     used = []
 
@@ -75,6 +95,8 @@ def _gradients(hand: bool, monkeypatch, activation: str, batch: int):
     torch.manual_seed(0)
     generator = Generator(2, activation=activation).double()
     discriminator = Discriminator(2, activation=activation).double()
+    counter = EvaluationCounter({"generator": generator.vector_field.drift,
+                                 "discriminator": discriminator.vector_field})
     options = {"method": "reversible_heun", "gradient": "reversible", "brownian": "grid", "dt": 1.0}
     real = torch.cat([TIMES.view(1, -1, 1).expand(batch, -1, 1), torch.randn(batch, len(TIMES), 2, dtype=torch.float64)], -1)
     real[0, 3, 1] = float("nan")
@@ -85,14 +107,16 @@ def _gradients(hand: bool, monkeypatch, activation: str, batch: int):
     monkeypatch.undo()
     assert sorted(set(used)) == [("DiscriminatorVectorField", hand), ("GeneratorVectorField", hand)]
     parameters = [*generator.parameters(), *discriminator.parameters()]
-    return loss.detach(), fake.grad, [p.grad for p in parameters]
+    return loss.detach(), fake.grad, [p.grad for p in parameters], counter.counts
 
 
 @pytest.mark.parametrize("activation", ["lipswish", "tanh"])
 @pytest.mark.parametrize("batch", [1, 5])
 def test_reversible_solves_give_autograds_gradients(monkeypatch, activation, batch):
-    hand_loss, hand_path_grad, hand_grads = _gradients(True, monkeypatch, activation, batch)
-    loss, path_grad, grads = _gradients(False, monkeypatch, activation, batch)
+    hand_loss, hand_path_grad, hand_grads, hand_counts = _gradients(True, monkeypatch, activation, batch)
+    loss, path_grad, grads, counts = _gradients(False, monkeypatch, activation, batch)
+    assert hand_counts == counts  # forward hooks see the backward's evaluations as before
+    assert counts["generator"] == 2 * len(TIMES) and counts["discriminator"] == 2 * len(TIMES)
     _assert_equal_to_round_off(hand_loss, loss)
     _assert_equal_to_round_off(hand_path_grad, path_grad)
     for hand_grad, grad in zip(hand_grads, grads):
