@@ -80,7 +80,7 @@ def test_unsupported_networks_fall_back_to_autograd():
     assert field._hand_evaluator is not None
 
 
-def _gradients(hand: bool, monkeypatch, activation: str, batch: int):
+def _gradients(hand: bool, monkeypatch, activation: str, batch: int, device: str = "cpu"):
     """Loss, gradients and network evaluations counted by forward hooks of a generator + discriminator step solved
     with gradient='reversible'."""
     offered = vector_fields._hand_evaluator
@@ -93,14 +93,16 @@ def _gradients(hand: bool, monkeypatch, activation: str, batch: int):
 
     monkeypatch.setattr(vector_fields, "_hand_evaluator", spy)
     torch.manual_seed(0)
-    generator = Generator(2, activation=activation).double()
-    discriminator = Discriminator(2, activation=activation).double()
+    generator = Generator(2, activation=activation).double().to(device)
+    discriminator = Discriminator(2, activation=activation).double().to(device)
     counter = EvaluationCounter({"generator": generator.vector_field.drift,
                                  "discriminator": discriminator.vector_field})
     options = {"method": "reversible_heun", "gradient": "reversible", "brownian": "grid", "dt": 1.0}
-    real = torch.cat([TIMES.view(1, -1, 1).expand(batch, -1, 1), torch.randn(batch, len(TIMES), 2, dtype=torch.float64)], -1)
+    times = TIMES.to(device)
+    values = torch.randn(batch, len(TIMES), 2, dtype=torch.float64).to(device)
+    real = torch.cat([times.view(1, -1, 1).expand(batch, -1, 1), values], -1)
     real[0, 3, 1] = float("nan")
-    fake = generator(TIMES, batch, options)
+    fake = generator(times, batch, options)
     fake.retain_grad()
     loss = discriminator.wasserstein(fake, real, options)
     loss.backward()
@@ -112,9 +114,9 @@ def _gradients(hand: bool, monkeypatch, activation: str, batch: int):
 
 @pytest.mark.parametrize("activation", ["lipswish", "tanh"])
 @pytest.mark.parametrize("batch", [1, 5])
-def test_reversible_solves_give_autograds_gradients(monkeypatch, activation, batch):
-    hand_loss, hand_path_grad, hand_grads, hand_counts = _gradients(True, monkeypatch, activation, batch)
-    loss, path_grad, grads, counts = _gradients(False, monkeypatch, activation, batch)
+def test_reversible_solves_give_autograds_gradients(monkeypatch, activation, batch, device="cpu"):
+    hand_loss, hand_path_grad, hand_grads, hand_counts = _gradients(True, monkeypatch, activation, batch, device)
+    loss, path_grad, grads, counts = _gradients(False, monkeypatch, activation, batch, device)
     assert hand_counts == counts  # forward hooks see the backward's evaluations as before
     assert counts["generator"] == 2 * len(TIMES) and counts["discriminator"] == 2 * len(TIMES)
     _assert_equal_to_round_off(hand_loss, loss)
