@@ -2,15 +2,19 @@
 
     python experiments/profile_training_step.py                 # batch 1 (overhead only), one thread
     python experiments/profile_training_step.py --batch 1024 --repeats 5
+    python experiments/profile_training_step.py --compile      # adds torch.compile'd evaluations (slow to build)
 
 Times, with the step of ``experiments/training_speed.py`` (paper sizes: 64 observation times, dt 1, hidden 16,
 noise 3), the parts of one training step (the generator's and the discriminator's solves, forwards and
 backwards) and the building blocks each solver step repeats (one vector-field evaluation, one vector-Jacobian
-product, one Brownian query, one path evaluation of torchcde, the per-solve set-up of the front doors), each the
+product (the networks' hand-written pullback the reversible backward uses, and autograd's for comparison), one
+Brownian query, one path evaluation of torchcde, the per-solve set-up of the front doors), each the
 median over repeats of many calls. Prints a markdown table: time per call, the ATen operators one call dispatches
 (on a GPU, about its kernel launches), calls per training step, their total per training step and its share of
 the measured step; the building blocks' rows do not add up to the parts' (the rest is the solvers' own tensor
-arithmetic and Python between the blocks). A diagnostic for the hot-path work: it writes no results file.
+arithmetic and Python between the blocks). With ``--compile``, also the generator's and the discriminator's
+evaluations through ``torch.compile`` (built first, untimed) and their largest difference to the eager ones: is a
+compiled path worth offering? A diagnostic for the hot-path work: it writes no results file.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ def median_seconds(fn: Callable[[], object], calls: int, repeats: int) -> tuple[
     return statistics.median(samples), operators.count / calls
 
 
-def measure(batch: int, repeats: int) -> list[tuple[str, tuple[float, float], int]]:
+def measure(batch: int, repeats: int, compiled: bool) -> list[tuple[str, tuple[float, float], int]]:
     """(part, (seconds, operators) per call, calls per training step) for the step and its parts."""
     torch.manual_seed(0)
     paths = ou_paths(max(256, batch), LENGTH, seed=0)
@@ -105,11 +109,16 @@ def measure(batch: int, repeats: int) -> list[tuple[str, tuple[float, float], in
     x = torch.randn(batch, generator.vector_field.hidden_size)
     h = torch.randn(batch, discriminator.vector_field.hidden_size)
 
-    def vjp(field, state) -> None:
+    def autograd_vjp(field, state) -> None:
         leaf = state.detach().requires_grad_(True)
         with torch.enable_grad():
             outputs = [value for value in field.evaluate(t, leaf) if value is not None]
         torch.autograd.grad(outputs, (leaf, *field.parameters), [torch.ones_like(v) for v in outputs])
+
+    def vjp(field, state) -> None:  # what the reversible backward step does
+        with torch.no_grad():
+            evaluation, pullback = field.evaluate_with_vjp(t, state)
+            pullback(tuple(None if value is None else torch.ones_like(value) for value in evaluation))
 
     def brownian_query(kind: str) -> Callable[[], None]:
         state = {}
@@ -150,28 +159,58 @@ def measure(batch: int, repeats: int) -> list[tuple[str, tuple[float, float], in
         ("per solve: make_step_grid", median_seconds(lambda: make_step_grid(times, 1.0), fine, repeats), 3),
         ("per solver step: generator f_and_g evaluation (no autograd)",
          median_seconds(evaluation(sde_field, x), fine, repeats), steps + 1),
-        ("per solver step: generator evaluation with autograd + VJP", median_seconds(lambda: vjp(sde_field, x), fine,
-                                                                                   repeats), steps + 1),
+        ("per solver step: generator evaluation + hand-written VJP (evaluate_with_vjp)",
+         median_seconds(lambda: vjp(sde_field, x), fine, repeats), steps + 1),
+        ("(for comparison) generator evaluation with autograd + VJP",
+         median_seconds(lambda: autograd_vjp(sde_field, x), fine, repeats), steps + 1),
         ("per solver step: discriminator evaluation (no autograd)",
          median_seconds(evaluation(cde_field, h), fine, repeats), 2 * (steps + 1)),
-        ("per solver step: discriminator evaluation with autograd + VJP",
+        ("per solver step: discriminator evaluation + hand-written VJP (evaluate_with_vjp)",
          median_seconds(lambda: vjp(cde_field, h), fine, repeats), 2 * (steps + 1)),
+        ("(for comparison) discriminator evaluation with autograd + VJP",
+         median_seconds(lambda: autograd_vjp(cde_field, h), fine, repeats), 2 * (steps + 1)),
         ("per solver step: Brownian Interval query", median_seconds(brownian_query("interval"), fine, repeats),
          2 * steps),
         ("per solver step: grid Brownian query", median_seconds(brownian_query("grid"), fine, repeats), 2 * steps),
         ("per grid time: torchcde LinearInterpolation.evaluate (path increments)",
          median_seconds(lambda: path.evaluate(cde_times[0]), fine, repeats), 2 * (steps + 1)),
     ]
+    if compiled:
+        parts += compiled_evaluations(sde_field, cde_field, t, x, h, fine, repeats, steps)
     return parts
+
+
+def compiled_evaluations(sde_field, cde_field, t, x, h, calls: int, repeats: int, steps: int):
+    """Rows for the generator's and the discriminator's evaluations through ``torch.compile`` (no autograd), each
+    named with its largest difference to the eager evaluation."""
+    rows = []
+    for name, field, state, per_step in (("generator f_and_g", sde_field, x, steps + 1),
+                                         ("discriminator", cde_field, h, 2 * (steps + 1))):
+        function = torch.compile(lambda time, value, field=field: field._evaluate(time, value), dynamic=False)
+        with torch.no_grad():
+            started = time.perf_counter()
+            compiled_values = function(t, state)
+            build = time.perf_counter() - started
+            eager_values = field._evaluate(t, state)
+        difference = max(float((a - b).abs().max()) for a, b in zip(compiled_values, eager_values) if a is not None)
+
+        def evaluate(function=function, state=state) -> object:
+            with torch.no_grad():
+                return function(t, state)
+
+        rows.append((f"per solver step: {name} evaluation, torch.compile'd (no autograd; built in {build:.0f} s; "
+                     f"max abs(compiled - eager) {difference:.2g})", median_seconds(evaluate, calls, repeats), per_step))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd evaluations")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    parts = measure(args.batch, args.repeats)
+    parts = measure(args.batch, args.repeats, args.compile)
     step_seconds = parts[0][1][0]
     print(f"batch {args.batch}, {LENGTH} observation times ({LENGTH - 1} solver steps per solve), one thread; "
           f"medians of {args.repeats} repeats\n")

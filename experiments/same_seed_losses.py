@@ -8,8 +8,10 @@ Trains, with ``sdegan-train`` and a fixed seed, a few steps of the paper's SDE-G
 (``experiment=ou_sde_gan`` with a smaller batch, stochastic weight averaging from a few steps in, one
 validation) and of the default run, and writes every step's ``train/loss``, the validation losses and the
 end-of-run signature MMDs (trained and untrained generator) to a JSON file. ``--compare`` then reports the
-largest difference to a reference file and exits non-zero when a value differs by more than ``--rtol``
-(relative) and ``--atol`` (absolute): "the same seed gives the same losses to float round-off".
+largest difference of the losses to a reference file and exits non-zero when a loss differs by more than
+``--rtol`` (relative) and ``--atol`` (absolute): "the same seed gives the same losses to float round-off". The
+MMDs are printed next to the reference's but not compared: the metric's definition changed after the committed
+baseline was measured, so they differ by design, not through the training.
 """
 
 from __future__ import annotations
@@ -69,9 +71,8 @@ def git_commit() -> str:
 
 
 def values(record: dict) -> dict[str, list[float]]:
-    """Every compared number of one setting's record, by name."""
-    return {"train_loss": record["train_loss"], "val_loss": record["val_loss"],
-            "mmd": [record["mmd_trained"], record["mmd_untrained"]]}
+    """Every compared number of one setting's record, by name: its losses."""
+    return {"train_loss": record["train_loss"], "val_loss": record["val_loss"]}
 
 
 def compare(measured: dict, reference: dict, rtol: float, atol: float) -> list[str]:
@@ -93,6 +94,9 @@ def compare(measured: dict, reference: dict, rtol: float, atol: float) -> list[s
             status = "ok  " if within else "FAIL"
             lines.append(f"{status} {label} {name}: max |diff| {worst_abs:.3g}, max relative {worst_rel:.3g}"
                          f" over {len(ref_values)} values")
+        lines.append(f"info {label} mmd trained/untrained (not compared): {record['mmd_trained']:.6g} / "
+                     f"{record['mmd_untrained']:.6g}, reference {ref_record['mmd_trained']:.6g} / "
+                     f"{ref_record['mmd_untrained']:.6g}")
     return lines
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 
+from typing import Callable, Optional
+
 import torch
 import torchcde
 from torch import nn
 
 from sdegan.errors import ConfigurationError
+from sdegan.models.mlp_vjp import (
+    hooks_allow_hand_path, mlp_forward_with_vjp, run_forward_hooks, state_adjoint, supports_hand_vjp, time_state,
+)
 from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.paths import check_paths, fill_missing
 from sdegan.nn import MLP
@@ -38,9 +43,31 @@ class DiscriminatorVectorField(nn.Module):
         )
 
     def forward(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        t = torch.as_tensor(t, dtype=h.dtype, device=h.device)
-        out = self.net(torch.cat([t.expand(h.size(0), 1), h], dim=1))
+        out = self.net(time_state(t, h))
         return out.view(h.size(0), self.hidden_size, self.path_channels)
+
+    def vjp_evaluator(self) -> Optional[Callable[[torch.Tensor, torch.Tensor], tuple[
+        torch.Tensor, Callable[[torch.Tensor], tuple[torch.Tensor, list[torch.Tensor]]]
+    ]]]:
+        """A function ``(t, h) -> (value, pullback)``: :meth:`forward` without autograd, and its hand-written
+        pullback ``adjoint of the value -> (adjoint of h, adjoints of self.parameters())``; ``None`` when the
+        network is not one :func:`sdegan.models.mlp_vjp.supports_hand_vjp` handles (then use autograd). Asked once
+        per solve."""
+        if not (supports_hand_vjp(self.net) and hooks_allow_hand_path(self)):
+            return None
+
+        def forward_with_vjp(t: torch.Tensor, h: torch.Tensor):
+            out, net_pullback = mlp_forward_with_vjp(self.net, time_state(t, h))
+            value = out.view(h.size(0), self.hidden_size, self.path_channels)
+            run_forward_hooks(self, (t, h), value)  # as self(t, h) would (e.g. evaluation counters)
+
+            def pullback(adjoint: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+                adjoint_th, grads = net_pullback(adjoint.reshape(adjoint.size(0), -1))
+                return state_adjoint(adjoint_th), grads
+
+            return value, pullback
+
+        return forward_with_vjp
 
 
 class Discriminator(nn.Module):

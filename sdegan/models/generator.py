@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 
+from typing import Callable, Optional
+
 import torch
 from torch import nn
 
+from sdegan.models.mlp_vjp import mlp_forward_with_vjp, state_adjoint, supports_hand_vjp, time_state
 from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.nn import MLP
 from sdegan.paths import read_at_positions, union_of_times
@@ -31,21 +34,50 @@ class GeneratorVectorField(nn.Module):
             1 + hidden_size, hidden_size * noise_size, width, depth, activation, final_tanh=True
         )
 
-    def _time_state(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-        return torch.cat([t.expand(x.size(0), 1), x], dim=1)
-
     def f(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.drift(self._time_state(t, x))
+        return self.drift(time_state(t, x))
 
     def g(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        out = self.diffusion(self._time_state(t, x))
+        out = self.diffusion(time_state(t, x))
         return out.view(x.size(0), self.hidden_size, self.brownian_size)
 
     def f_and_g(self, t: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tx = self._time_state(t, x)
+        tx = time_state(t, x)
         diffusion = self.diffusion(tx).view(x.size(0), self.hidden_size, self.brownian_size)
         return self.drift(tx), diffusion
+
+    def vjp_evaluator(self) -> Optional[Callable[[torch.Tensor, torch.Tensor], tuple[
+        tuple[torch.Tensor, torch.Tensor],
+        Callable[[Optional[torch.Tensor], Optional[torch.Tensor]],
+                 tuple[Optional[torch.Tensor], list[Optional[torch.Tensor]]]],
+    ]]]:
+        """A function ``(t, x) -> ((f, g), pullback)``: :meth:`f_and_g` without autograd, and its hand-written
+        pullback ``(adjoint f, adjoint g) -> (adjoint x, adjoints of self.parameters())`` (``None`` adjoints count
+        as zero); ``None`` when the networks are not ones :func:`sdegan.models.mlp_vjp.supports_hand_vjp` handles
+        (then use autograd). Asked once per solve."""
+        if not (supports_hand_vjp(self.drift) and supports_hand_vjp(self.diffusion)):
+            return None
+        drift_count = len(list(self.drift.parameters()))
+        diffusion_count = len(list(self.diffusion.parameters()))
+
+        def f_and_g_with_vjp(t: torch.Tensor, x: torch.Tensor):
+            tx = time_state(t, x)
+            drift, drift_pullback = mlp_forward_with_vjp(self.drift, tx)
+            diffusion, diffusion_pullback = mlp_forward_with_vjp(self.diffusion, tx)
+
+            def pullback(adjoint_f: Optional[torch.Tensor], adjoint_g: Optional[torch.Tensor]):
+                adjoint_tx, grads = None, [None] * drift_count
+                if adjoint_f is not None:
+                    adjoint_tx, grads = drift_pullback(adjoint_f)
+                if adjoint_g is None:
+                    return state_adjoint(adjoint_tx), grads + [None] * diffusion_count
+                adjoint_tx_g, diffusion_grads = diffusion_pullback(adjoint_g.reshape(adjoint_g.size(0), -1))
+                adjoint_tx = adjoint_tx_g if adjoint_tx is None else adjoint_tx + adjoint_tx_g
+                return state_adjoint(adjoint_tx), grads + diffusion_grads
+
+            return (drift, diffusion.view(x.size(0), self.hidden_size, self.brownian_size)), pullback
+
+        return f_and_g_with_vjp
 
 
 class Generator(nn.Module):

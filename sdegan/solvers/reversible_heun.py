@@ -6,9 +6,9 @@ State ``(y, z, f(t, z), g(t, z))``; with ``inc(f, g) = f h + g dX`` and ``inc_n 
     z_{n+1} = 2 y_n - z_n + inc_n
     y_{n+1} = y_n + (inc_n + inc(f_{n+1}, g_{n+1})) / 2,   (f_{n+1}, g_{n+1}) at (t_{n+1}, z_{n+1})
 
-The backward pass evaluates the vector field once per step, at the reconstructed ``z_n``, with autograd
-on; that single evaluation both reconstructs ``y_n`` and, one step later, gives the vector-Jacobian
-product. So a backward step costs one evaluation and one VJP.
+The backward pass evaluates the vector field once per step, at the reconstructed ``z_n``, keeping its
+pullback (:meth:`ControlledVectorField.evaluate_with_vjp`: the network's hand-written one, or autograd's);
+that single evaluation both reconstructs ``y_n`` and, one step later, gives the vector-Jacobian product. So a backward step costs one evaluation and one VJP.
 """
 
 from __future__ import annotations
@@ -48,46 +48,33 @@ class ReversibleHeun(ReversibleSolver):
         y, z, _ = state
         return y, z
 
-    def _live_evaluation(self, t: Tensor, z: Tensor) -> tuple[Tensor, Evaluation]:
-        z_leaf = z.detach().requires_grad_(True)
-        with torch.enable_grad():
-            evaluation = self.vector_field.evaluate(t, z_leaf)
-        return z_leaf, evaluation
-
     def backward_start(self, t: Tensor, saved: tuple[Tensor, ...], adjoint_y: Tensor) -> BackwardCarry:
-        """The carry's extras: the live evaluation at ``z`` (``z_leaf``, ``evaluation``), the adjoint of that
-        evaluation from the later steps (``adjoint_evaluation``), and the full adjoint of the ``z`` one step
+        """The carry's extras: the evaluation at ``z`` and its pullback (``evaluation``, ``pullback``), the adjoint
+        of that evaluation from the later steps (``adjoint_evaluation``), and the full adjoint of the ``z`` one step
         later (``adjoint_z_next``; the adjoint of ``z`` other than through its evaluation is its negative)."""
         y, z = saved
-        z_leaf, evaluation = self._live_evaluation(t, z)
+        evaluation, pullback = self.vector_field.evaluate_with_vjp(t, z)
         return BackwardCarry(
             state=(y, z),
             adjoint_y=adjoint_y,
             adjoint_params=zero_parameter_gradients(self.vector_field.parameters),
             extras=dict(
-                z_leaf=z_leaf,
                 evaluation=evaluation,
+                pullback=pullback,
                 adjoint_evaluation=(None, None),
                 adjoint_z_next=torch.zeros_like(adjoint_y),
             ),
         )
 
     def _pull_back_evaluation(self, carry: BackwardCarry, adjoint_evaluation: Evaluation) -> Tensor:
-        """VJP of the live evaluation: adds its parameter gradients to the carry; returns the full adjoint of z
+        """VJP of the kept evaluation: adds its parameter gradients to the carry; returns the full adjoint of z
         (the VJP with respect to z plus the adjoint through ``z_{n+1} = ... - z_n``)."""
         extras = carry.extras
-        outputs, grad_outputs = [], []
-        for value, adjoint in zip(extras["evaluation"], adjoint_evaluation):
-            if value is not None and adjoint is not None:
-                outputs.append(value)
-                grad_outputs.append(adjoint)
-        grads = torch.autograd.grad(
-            outputs, (extras["z_leaf"],) + self.vector_field.parameters, grad_outputs, allow_unused=True
-        )
-        carry.add_parameter_gradients(grads[1:])
-        if grads[0] is None:
+        adjoint_z, parameter_grads = extras["pullback"](adjoint_evaluation)
+        carry.add_parameter_gradients(parameter_grads)
+        if adjoint_z is None:
             return -extras["adjoint_z_next"]
-        return torch.sub(grads[0], extras["adjoint_z_next"])
+        return torch.sub(adjoint_z, extras["adjoint_z_next"])
 
     def backward_step(
         self, t0: Tensor, t1: Tensor, h: float, carry: BackwardCarry, dx: Optional[StepControl], want_dx: bool
@@ -97,7 +84,7 @@ class ReversibleHeun(ReversibleSolver):
         extras = carry.extras
         y1, z1 = carry.state
         adjoint_y1 = carry.adjoint_y
-        evaluation1 = extras["evaluation"]  # recorded with autograd; used here without (torch.no_grad)
+        evaluation1 = extras["evaluation"]
 
         # y1 depends on the evaluation at z1 through inc(f1, g1) / 2: finish that evaluation's adjoint, pull back.
         adjoint_evaluation1, adjoint_dx1 = field.increment_adjoint(
@@ -105,10 +92,10 @@ class ReversibleHeun(ReversibleSolver):
         )
         adjoint_z1 = self._pull_back_evaluation(carry, adjoint_evaluation1)
 
-        # Reconstruct the previous state, evaluating the vector field once (at z0, with autograd on).
+        # Reconstruct the previous state, evaluating the vector field once (at z0, with its pullback).
         increment1 = field.increment(evaluation1, h, dx1)
         z0 = torch.add(y1, y1).sub_(z1).sub_(increment1)
-        z0_leaf, evaluation0 = self._live_evaluation(t0, z0)
+        evaluation0, pullback0 = field.evaluate_with_vjp(t0, z0)
         increments = field.increment(evaluation0, h, dx0, base=increment1)  # inc_0 + inc_1
         y0 = torch.sub(y1, increments, alpha=0.5)
 
@@ -118,7 +105,7 @@ class ReversibleHeun(ReversibleSolver):
         carry.state = (y0, z0)
         carry.adjoint_y = torch.add(adjoint_y1, adjoint_z1, alpha=2.0)
         extras.update(
-            z_leaf=z0_leaf, evaluation=evaluation0, adjoint_evaluation=adjoint_evaluation0, adjoint_z_next=adjoint_z1
+            evaluation=evaluation0, pullback=pullback0, adjoint_evaluation=adjoint_evaluation0, adjoint_z_next=adjoint_z1
         )
         return carry, (dx.gradient({0.0: adjoint_dx0, 1.0: adjoint_dx1}) if want_dx else None)
 

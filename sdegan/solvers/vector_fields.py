@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import functools
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +22,8 @@ from torch import Tensor, nn
 from sdegan.errors import ConfigurationError
 
 Evaluation = tuple[Optional[Tensor], Optional[Tensor]]
+Pullback = Callable[[Evaluation], tuple[Optional[Tensor], Sequence[Optional[Tensor]]]]
+"""Adjoints of an evaluation ``(f, g)`` (``None``: zero) -> (adjoint of the state, adjoints of the parameters)."""
 
 NOISE_TYPES = ("general", "diagonal", "scalar", "additive")
 SDE_TYPES = ("stratonovich", "ito")
@@ -48,6 +50,40 @@ class ControlledVectorField(abc.ABC):
     @abc.abstractmethod
     def _evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         """The vector field's ``(f, g)`` at ``(t, y)``."""
+
+    def evaluate_with_vjp(self, t: Tensor, y: Tensor) -> tuple[Evaluation, Pullback]:
+        """:meth:`evaluate` and its vector-Jacobian product with respect to ``y`` and :attr:`parameters`.
+
+        Uses the network's hand-written pullback where its module offers one (a method ``vjp_evaluator()``
+        returning ``(t, y) -> (its output, pullback)``, or ``None``; asked once per field, i.e. per solve), with
+        no autograd graph and the same numbers; otherwise records the evaluation with autograd. A module that
+        offers one promises that its output depends on ``t``, the state and its own parameters only: tensors
+        passed as extra ``adjoint_params`` get no gradient through it.
+        """
+        if self._hand_evaluator is not None:
+            evaluation, pullback = self._hand_evaluate_with_vjp(t, y)
+            if self._expected is not None:
+                self._check_shapes(evaluation)
+            return evaluation, pullback
+        y_leaf = y.detach().requires_grad_(True)
+        with torch.enable_grad():
+            evaluation = self.evaluate(t, y_leaf)
+
+        def pullback(adjoint: Evaluation) -> tuple[Optional[Tensor], Sequence[Optional[Tensor]]]:
+            pairs = [(value, grad) for value, grad in zip(evaluation, adjoint) if value is not None and grad is not None]
+            if not pairs:
+                return None, (None,) * len(self.parameters)
+            outputs, grad_outputs = zip(*pairs)
+            grads = torch.autograd.grad(outputs, (y_leaf,) + self.parameters, grad_outputs, allow_unused=True)
+            return grads[0], grads[1:]
+
+        return evaluation, pullback
+
+    _hand_evaluator: Optional[Callable] = None  # the module's (t, y) -> (output, pullback), if it offers one
+
+    def _hand_evaluate_with_vjp(self, t: Tensor, y: Tensor) -> tuple[Evaluation, Pullback]:
+        """The evaluation and pullback from :attr:`_hand_evaluator` (in this field's terms)."""
+        raise NotImplementedError
 
     def expect_shapes(self, f_shape: Optional[tuple[int, ...]], g_shape: Optional[tuple[int, ...]]) -> None:
         """Declares the shapes the next evaluation must give (``None``: that term is absent)."""
@@ -235,6 +271,7 @@ class SDEVectorField(ControlledVectorField):
         self.noise_type = noise_type
         self.sde_type = sde_type
         self.parameters = _trainable(sde, extra_parameters)
+        self._hand_evaluator, self._extra_count = _hand_evaluator(sde, self.parameters)
         self._matrix_products = _MatrixControlProducts()
         self.shape_meaning = f"{noise_type} noise: " + {
             "general": "f (batch, state), g (batch, state, brownian)",
@@ -255,6 +292,16 @@ class SDEVectorField(ControlledVectorField):
         else:
             f, g = self.sde.f(t, y), self.sde.g(t, y)
         return f, g
+
+    def _hand_evaluate_with_vjp(self, t: Tensor, y: Tensor) -> tuple[Evaluation, Pullback]:
+        evaluation, pullback = self._hand_evaluator(t, y)
+        extra = (None,) * self._extra_count
+
+        def field_pullback(adjoint: Evaluation) -> tuple[Optional[Tensor], Sequence[Optional[Tensor]]]:
+            adjoint_y, grads = pullback(*adjoint)
+            return adjoint_y, (*grads, *extra)
+
+        return evaluation, field_pullback
 
     def add_control_product(
         self, base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float = 1.0, base_scale: float = 1.0
@@ -282,6 +329,7 @@ class CDEVectorField(ControlledVectorField):
     def __init__(self, func: nn.Module, extra_parameters: Sequence[Tensor] = ()):
         self.func = func
         self.parameters = _trainable(func, extra_parameters)
+        self._hand_evaluator, self._extra_count = _hand_evaluator(func, self.parameters)
         self._matrix_products = _MatrixControlProducts()
 
     term_names = ("f", "func(t, z)")
@@ -293,6 +341,18 @@ class CDEVectorField(ControlledVectorField):
 
     def _evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         return None, self.func(t, y)
+
+    def _hand_evaluate_with_vjp(self, t: Tensor, y: Tensor) -> tuple[Evaluation, Pullback]:
+        value, pullback = self._hand_evaluator(t, y)
+        extra = (None,) * self._extra_count
+
+        def field_pullback(adjoint: Evaluation) -> tuple[Optional[Tensor], Sequence[Optional[Tensor]]]:
+            if adjoint[1] is None:
+                return None, (None,) * len(self.parameters)
+            adjoint_y, grads = pullback(adjoint[1])
+            return adjoint_y, (*grads, *extra)
+
+        return (None, value), field_pullback
 
     def add_control_product(
         self, base: Optional[Tensor], g: Tensor, dx: Tensor, scale: float = 1.0, base_scale: float = 1.0
@@ -337,6 +397,18 @@ class ODEVectorField(ControlledVectorField):
 
     def control_product_adjoint_dx(self, adjoint: Tensor, g: Tensor) -> Tensor:
         raise TypeError("An ODE has no control.")
+
+
+def _hand_evaluator(module: object, parameters: tuple[Tensor, ...]) -> tuple[Optional[Callable], int]:
+    """The module's hand-written ``(t, y) -> (output, pullback)`` (``module.vjp_evaluator()``) where it offers one
+    and its parameters, all trainable, come first in ``parameters``; with the number of extra tensors after them."""
+    offer = getattr(module, "vjp_evaluator", None)
+    if offer is None or not isinstance(module, nn.Module):
+        return None, 0
+    own = list(module.parameters())
+    if len(own) > len(parameters) or any(p is not q for p, q in zip(own, parameters)):  # a frozen parameter
+        return None, 0
+    return offer(), len(parameters) - len(own)
 
 
 def _trainable(module: nn.Module, extra_parameters: Sequence[Tensor]) -> tuple[Tensor, ...]:

@@ -58,6 +58,10 @@ def test_same_seed_comparison_passes_equal_runs_and_flags_differences():
     flagged = same_seed.compare(_record([1.0, 2.0, 3.1]), reference, rtol=1e-5, atol=1e-6)
     assert any(line.startswith("FAIL run train_loss") for line in flagged)
     assert any(line.startswith("FAIL") for line in same_seed.compare(_record([1.0, 2.0]), reference, 1e-5, 1e-6))
+    other_metric = {"settings": {"run": {**reference["settings"]["run"], "mmd_trained": 7.0}}}
+    lines = same_seed.compare(other_metric, reference, rtol=1e-5, atol=1e-6)  # the MMDs are shown, not compared
+    assert not any(line.startswith("FAIL") for line in lines)
+    assert any(line.startswith("info run mmd") and "7" in line for line in lines)
 
 
 def test_committed_same_seed_baseline_holds_every_step_of_both_runs():
