@@ -438,7 +438,7 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     notes += args.note
     sizes = "quick mode" if args.quick else "the experiment configs' sizes"
     updates = f"{args.generator_updates} generator updates per run; " if args.generator_updates is not None else ""
-    scoped_text = "".join(f"; {task} also {task_overrides[pair.task]}" for pair in runnable
+    scoped_text = "".join(f"; {pair.task} also {task_overrides[pair.task]}" for pair in runnable
                           if task_overrides.get(pair.task))
     budget_text = (f"{sizes} with {updates}overrides {budget or 'none'}{scoped_text}; seeds {seeds}; "
                    f"{args.jobs} run(s) at a time on this machine")

@@ -96,3 +96,30 @@ def test_task_scoped_overrides_apply_to_their_task_only():
     assert scoped == {"weights_sde_gan": ["trainer.max_steps=1000"]}
     with pytest.raises(SystemExit, match="unknown task 'nope'"):
         training_runs.split_task_overrides(["nope:trainer.max_steps=1"], ["ou_sde_gan"])
+
+
+def test_a_comparison_with_task_scoped_overrides_states_them_in_its_budget(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_train(setting, seed, budget, run_dir):
+        trained.append((setting.label, list(budget)))
+        return dict(setting=setting.label, experiment=setting.experiment, seed=seed, run_dir=str(run_dir),
+                    wall_time_s=1.0, steps=3, generator_updates=3, train_time_s=0.3, step_time_s=0.1,
+                    logged_forward_evaluations_per_step=9.0, untrained_mmd=1.0, mmd_summary=0.1, learned=True,
+                    classification=0.6, prediction_tstr=1.0, prediction_trtr=1.0, mmd=0.1)
+
+    monkeypatch.setattr(training_runs, "train", fake_train)
+    monkeypatch.setattr(training_runs, "setting_step_counts", lambda *args: dict(
+        forward_evaluations_per_step=9.0, backward_vjps_per_step=4.5))
+    pairs = [training_runs.Pair(task, training_runs.Setting(f"{task}/a", task),
+                                training_runs.Setting(f"{task}/b", f"{task}_midpoint"))
+             for task in ("ou_sde_gan", "weights_sde_gan")]
+    monkeypatch.setattr("sys.argv", ["prog", "--seeds", "1", "--output-dir", str(tmp_path),
+                                     "--override", "trainer.max_steps=3",
+                                     "--override", "weights_sde_gan:trainer.max_steps=5"])
+    training_runs.run_comparison("scoped", title="t", description="d", pairs=pairs, quick_tasks=[],
+                                 paper_claim="c", paper_figure="f", paper_budget="b", paper_metrics="m")
+    budgets = dict(trained)
+    assert budgets["ou_sde_gan/a"] == ["trainer.max_steps=3"]
+    assert budgets["weights_sde_gan/b"] == ["trainer.max_steps=3", "trainer.max_steps=5"]
+    assert "weights_sde_gan also ['trainer.max_steps=5']" in (tmp_path / "scoped.md").read_text()
