@@ -295,6 +295,17 @@ def speedups(raw: pd.DataFrame, pairs: Sequence[Pair]) -> pd.DataFrame:
 BUDGET_KEYS = ("trainer.max_steps", "dataset.batch_size", "dataset.num_paths")
 
 
+def _is_below(ran: Optional[int], full: Optional[int]) -> bool:
+    """Whether a run's budget value is below its config's; null means "all" (e.g. every window of a dataset)."""
+    if ran is None:
+        return False
+    return full is None or ran < full
+
+
+def _budget_value(value: Optional[int]) -> str:
+    return "all" if value is None else str(value)
+
+
 def budget_reductions(settings: Sequence[Setting], budget: Sequence[str],
                       budgets: Optional[dict[str, Sequence[str]]] = None) -> list[str]:
     """Per setting, the :data:`BUDGET_KEYS` its runs' composed config sets below its experiment config's values."""
@@ -303,8 +314,8 @@ def budget_reductions(settings: Sequence[Setting], budget: Sequence[str],
         full = compose([f"experiment={setting.experiment}", *setting.overrides])
         ran = compose([f"experiment={setting.experiment}", *setting.overrides, *budget,
                        *(budgets or {}).get(setting.label, ())])
-        below = [f"{key} {OmegaConf.select(ran, key)} of {OmegaConf.select(full, key)}" for key in BUDGET_KEYS
-                 if OmegaConf.select(ran, key) < OmegaConf.select(full, key)]
+        below = [f"{key} {OmegaConf.select(ran, key)} of {_budget_value(OmegaConf.select(full, key))}"
+                 for key in BUDGET_KEYS if _is_below(OmegaConf.select(ran, key), OmegaConf.select(full, key))]
         if below:
             reductions.append(f"{setting.label} {', '.join(below)}")
     return reductions

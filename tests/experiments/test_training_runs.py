@@ -123,3 +123,10 @@ def test_a_comparison_with_task_scoped_overrides_states_them_in_its_budget(tmp_p
     assert budgets["ou_sde_gan/a"] == ["trainer.max_steps=3"]
     assert budgets["weights_sde_gan/b"] == ["trainer.max_steps=3", "trainer.max_steps=5"]
     assert "weights_sde_gan also ['trainer.max_steps=5']" in (tmp_path / "scoped.md").read_text()
+
+
+def test_budget_reductions_treat_null_as_all():
+    setting = training_runs.Setting("air/a", "air_quality_latent_sde")
+    assert training_runs.budget_reductions([setting], ["dataset.path=x.zip"]) == []
+    assert training_runs.budget_reductions([setting], ["dataset.num_paths=64"]) == [
+        "air/a dataset.num_paths 64 of all"]
