@@ -27,7 +27,7 @@ reversible_heun_budget=(
     --override trainer.checkpoint_every_n_steps=250
     --override ou_sde_gan:trainer.max_steps=500 --override ou_sde_gan:model.generator_lr=2e-3
     --override ou_sde_gan:model.discriminator_lr=1e-2 --override ou_sde_gan:model.swa_start=250
-    --override weights_sde_gan:trainer.max_steps=1000 --override weights_sde_gan:model.swa_start=500
+    --override weights_sde_gan:trainer.max_steps=2000 --override weights_sde_gan:model.swa_start=1000
     --override ou_latent_sde:trainer.max_steps=1000 --override ou_latent_sde:model.kl_anneal_steps=200
     --override air_quality_latent_sde:trainer.max_steps=2000 --override air_quality_latent_sde:model.kl_anneal_steps=400
     --override air_quality_latent_sde:dataset.batch_size=256
