@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sdegan.models.generator import Generator
-from sdegan.models.solve_options import SolveOptions, solve
-from sdegan.paths import fill_missing, read_at_positions, union_of_times
+from sdegan.models.generator import Generator, solve_paths
+from sdegan.models.solve_options import SolveOptions
+from sdegan.paths import fill_missing
 
 __all__ = ["ConditionalGenerator", "fill_missing_or_zero"]
 
@@ -99,8 +99,4 @@ class ConditionalGenerator(nn.Module):
         x0 = self.initial(torch.cat([context, noise], dim=-1))
         if times.ndim == 2:
             times = times.repeat_interleave(samples_per_prefix, dim=0)
-        solve_times, positions = union_of_times(times)
-        xs = solve(solve_options, "sde", self.vector_field, x0, solve_times, per_path_times=times.ndim == 2)
-        values = read_at_positions(self.readout(xs), positions)
-        time_channel = times.view(-1, times.size(-1), 1).expand(count, -1, 1)
-        return torch.cat([time_channel, values], dim=-1)
+        return solve_paths(self.vector_field, self.readout, x0, times, solve_options)

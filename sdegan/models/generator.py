@@ -13,7 +13,7 @@ from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.nn import MLP
 from sdegan.paths import read_at_positions, union_of_times
 
-__all__ = ["Generator", "GeneratorVectorField"]
+__all__ = ["Generator", "GeneratorVectorField", "solve_paths"]
 
 
 class GeneratorVectorField(nn.Module):
@@ -131,9 +131,18 @@ class Generator(nn.Module):
         noise = torch.randn(
             num_samples, self.initial_noise_size, device=times.device, dtype=times.dtype
         )
-        x0 = self.initial(noise)
-        solve_times, positions = union_of_times(times)
-        xs = solve(solve_options, "sde", self.vector_field, x0, solve_times, per_path_times=times.ndim == 2)
-        values = read_at_positions(self.readout(xs), positions)
-        time_channel = times.view(-1, times.size(-1), 1).expand(num_samples, -1, 1)
-        return torch.cat([time_channel, values], dim=-1)
+        return solve_paths(self.vector_field, self.readout, self.initial(noise), times, solve_options)
+
+
+def solve_paths(
+    vector_field: nn.Module, readout: nn.Module, x0: torch.Tensor, times: torch.Tensor, solve_options: SolveOptions
+) -> torch.Tensor:
+    """Paths ``(len(x0), length, 1 + C)`` of the SDE from ``x0``, read out at ``times`` (time as channel 0).
+
+    ``times`` is ``(length,)`` or ``(len(x0), length)``; per-path times are solved together on their union.
+    """
+    solve_times, positions = union_of_times(times)
+    xs = solve(solve_options, "sde", vector_field, x0, solve_times, per_path_times=times.ndim == 2)
+    values = read_at_positions(readout(xs), positions)
+    time_channel = times.view(-1, times.size(-1), 1).expand(x0.shape[0], -1, 1)
+    return torch.cat([time_channel, values], dim=-1)
