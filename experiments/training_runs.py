@@ -248,9 +248,10 @@ def comparison_arguments(description: str, task_names: Sequence[str]):
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; quick mode 1)")
     parser.add_argument("--tasks", nargs="+", choices=list(task_names), help="run only these tasks")
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where the runs' own folders go")
-    parser.add_argument("--override", action="append", default=[], metavar="[TASK:]KEY=VALUE",
+    parser.add_argument("--override", action="append", default=[], metavar="[SCOPE:]KEY=VALUE",
                         help="extra Hydra override for every run (a reduced budget, e.g. dataset.batch_size=128); "
-                             "TASK:KEY=VALUE applies it to that task's runs only")
+                             "TASK:KEY=VALUE applies it to that task's runs only, SETTING:KEY=VALUE (e.g. ou_sde_gan/clip:...) to "
+                             "that setting's runs only")
     parser.add_argument("--generator-updates", type=int, default=None, metavar="N",
                         help="train every setting for exactly N generator updates (trainer.max_steps per setting: "
                              "N x (critic_steps + 1) for the gradient penalty; SWA from update N/2)")
@@ -260,15 +261,17 @@ def comparison_arguments(description: str, task_names: Sequence[str]):
     return parser
 
 
-def split_task_overrides(overrides: Sequence[str], task_names: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """``--override`` values split into those for every run and those scoped to one task (``TASK:KEY=VALUE``)."""
+def split_task_overrides(overrides: Sequence[str], scope_names: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """``--override`` values split into those for every run and those scoped to one task or setting
+    (``SCOPE:KEY=VALUE``, SCOPE one of ``scope_names``)."""
     common: list[str] = []
     scoped: dict[str, list[str]] = {}
     for override in overrides:
         scope, separator, rest = override.partition(":")
         if separator and "=" not in scope:
-            if scope not in task_names:
-                raise SystemExit(f"--override {override}: unknown task {scope!r} (choose from {', '.join(task_names)})")
+            if scope not in scope_names:
+                raise SystemExit(f"--override {override}: unknown task or setting {scope!r} "
+                                 f"(choose from {', '.join(scope_names)})")
             scoped.setdefault(scope, []).append(rest)
         else:
             common.append(override)
@@ -391,7 +394,8 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     args = parser.parse_args()
     tasks = args.tasks or (quick_tasks if args.quick else [pair.task for pair in pairs])
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.quick else 3)))
-    common_overrides, task_overrides = split_task_overrides(args.override, [pair.task for pair in pairs])
+    scope_names = [name for pair in pairs for name in (pair.task, pair.ours.label, pair.baseline.label)]
+    common_overrides, task_overrides = split_task_overrides(args.override, scope_names)
     budget = [*(QUICK_BUDGET if args.quick else ()), *common_overrides]
     chosen = [pair for pair in pairs if pair.task in tasks]
     missing = {pair.task: _shown_path(pair.needs) for pair in chosen
@@ -400,7 +404,7 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     if not runnable:
         raise SystemExit(f"nothing to run: the data of {sorted(missing)} is missing ({missing})")
     settings = [setting for pair in runnable for setting in (pair.ours, pair.baseline)]
-    budgets = {setting.label: [*task_overrides.get(pair.task, ()),
+    budgets = {setting.label: [*task_overrides.get(pair.task, ()), *task_overrides.get(setting.label, ()),
                                *(equal_update_budget(setting, args.generator_updates)
                                  if args.generator_updates is not None else ())]
                for pair in runnable for setting in (pair.ours, pair.baseline)}
@@ -449,8 +453,8 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
     notes += args.note
     sizes = "quick mode" if args.quick else "the experiment configs' sizes"
     updates = f"{args.generator_updates} generator updates per run; " if args.generator_updates is not None else ""
-    scoped_text = "".join(f"; {pair.task} also {task_overrides[pair.task]}" for pair in runnable
-                          if task_overrides.get(pair.task))
+    scoped_text = "".join(f"; {scope} also {task_overrides[scope]}" for pair in runnable
+                          for scope in (pair.task, pair.ours.label, pair.baseline.label) if task_overrides.get(scope))
     budget_text = (f"{sizes} with {updates}overrides {budget or 'none'}{scoped_text}; seeds {seeds}; "
                    f"{args.jobs} run(s) at a time on this machine")
     reductions = budget_reductions(settings, budget, budgets)

@@ -88,13 +88,13 @@ def test_a_finished_run_is_read_back_not_trained(tmp_path, monkeypatch):
         training_runs.train(setting, 0, ["trainer.max_steps=4"], tmp_path)
 
 
-def test_task_scoped_overrides_apply_to_their_task_only():
+def test_scoped_overrides_apply_to_their_task_or_setting_only():
     common, scoped = training_runs.split_task_overrides(
         ["dataset.batch_size=128", "weights_sde_gan:trainer.max_steps=1000", "dataset.path=/data/a:b.zip"],
         ["ou_sde_gan", "weights_sde_gan"])
     assert common == ["dataset.batch_size=128", "dataset.path=/data/a:b.zip"]
     assert scoped == {"weights_sde_gan": ["trainer.max_steps=1000"]}
-    with pytest.raises(SystemExit, match="unknown task 'nope'"):
+    with pytest.raises(SystemExit, match="unknown task or setting 'nope'"):
         training_runs.split_task_overrides(["nope:trainer.max_steps=1"], ["ou_sde_gan"])
 
 
@@ -116,13 +116,17 @@ def test_a_comparison_with_task_scoped_overrides_states_them_in_its_budget(tmp_p
              for task in ("ou_sde_gan", "weights_sde_gan")]
     monkeypatch.setattr("sys.argv", ["prog", "--seeds", "1", "--output-dir", str(tmp_path),
                                      "--override", "trainer.max_steps=3",
-                                     "--override", "weights_sde_gan:trainer.max_steps=5"])
+                                     "--override", "weights_sde_gan:trainer.max_steps=5",
+                                     "--override", "ou_sde_gan/a:model.generator_lr=0.002"])
     training_runs.run_comparison("scoped", title="t", description="d", pairs=pairs, quick_tasks=[],
                                  paper_claim="c", paper_figure="f", paper_budget="b", paper_metrics="m")
     budgets = dict(trained)
-    assert budgets["ou_sde_gan/a"] == ["trainer.max_steps=3"]
+    assert budgets["ou_sde_gan/a"] == ["trainer.max_steps=3", "model.generator_lr=0.002"]
+    assert budgets["ou_sde_gan/b"] == ["trainer.max_steps=3"]
     assert budgets["weights_sde_gan/b"] == ["trainer.max_steps=3", "trainer.max_steps=5"]
-    assert "weights_sde_gan also ['trainer.max_steps=5']" in (tmp_path / "scoped.md").read_text()
+    text = (tmp_path / "scoped.md").read_text()
+    assert "weights_sde_gan also ['trainer.max_steps=5']" in text
+    assert "ou_sde_gan/a also ['model.generator_lr=0.002']" in text
 
 
 def test_budget_reductions_treat_null_as_all():
