@@ -404,11 +404,11 @@ def main() -> None:
         paper=figures(ratio_table, table),
         extra_tables=[("Ratios against the issue's targets", ratio_table),
                       ("Time per solver step", per_solver_step(table, sizes.length - 1))],
-        notes=[*args.note, "No compiled path is offered, so only eager steps are measured: on this CPU a "
-               "torch.compile'd vector-field evaluation is no faster than the eager one at batch 1 or 1024 and not "
-               "bitwise equal to it (`python experiments/profile_training_step.py --compile [--batch 1024]` times "
-               "both); the reversible backward's vector-Jacobian products of sdegan's MLP vector fields are "
-               "hand-written instead (`sdegan.models.mlp_vjp`; the same script times them beside autograd's)."],
+        notes=[*args.note, "No compiled path is offered, so only eager steps are measured here; "
+               "`python experiments/profile_training_step.py --compile [--batch 1024]` times torch.compile'd "
+               "vector-field evaluations beside the eager ones (a diagnostic that writes no results file). The "
+               "reversible backward's vector-Jacobian products of sdegan's MLP vector fields are hand-written "
+               "(`sdegan.models.mlp_vjp`; the same script times them beside autograd's)."],
         plot=plot(table),
     )
     print(ratio_table.to_string(index=False))

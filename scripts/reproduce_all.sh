@@ -21,6 +21,8 @@ export WANDB_MODE=${WANDB_MODE:-offline}
 # comparisons skip runs whose results already exist for the same composed config, so an interrupted
 # reproduction resumes where it stopped; two of their runs train at a time.
 jobs=${SDEGAN_JOBS:-2}
+times_file="$repo_root/outputs/reproduce_all_times.tsv"
+mkdir -p "$repo_root/outputs"
 archive="$repo_root/../shared/data/PRSA2017_Data_20130301-20170228.zip"
 reversible_heun_budget=(
     --override dataset.batch_size=128 --override trainer.val_check_interval=250
@@ -42,7 +44,8 @@ clipping_budget=(
 )
 for program in brownian_interval_vs_tree reversible_rk_gradients seminorm_vs_norm \
                reversible_heun_vs_midpoint clipping_vs_gradient_penalty paper_sized_run training_objectives \
-               solver_speed training_speed reversible_stability metric_speed headline_mmd signature_kernel_cost; do
+               solver_speed training_speed reversible_stability metric_speed headline_mmd signature_kernel_cost \
+               sigker_conditional_cost; do
     if [ ! -f "experiments/$program.py" ]; then
         echo "== experiments/$program.py not found, skipped" >&2
         continue
@@ -55,5 +58,9 @@ for program in brownian_interval_vs_tree reversible_rk_gradients seminorm_vs_nor
         *) args=() ;;
     esac
     echo "== python experiments/$program.py ${args[*]}" >&2
+    started=$SECONDS
     "$python" "experiments/$program.py" "${args[@]}"
+    # Each program's wall time, to see what a reproduction costs (runs read back make a rerun cheaper).
+    printf '%s\t%s\t%d\n' "$(date -u +%FT%TZ)" "$program" $((SECONDS - started)) >> "$times_file"
 done
+echo "wall times per program (seconds) appended to $times_file" >&2
