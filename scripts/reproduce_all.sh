@@ -19,7 +19,7 @@ export WANDB_MODE=${WANDB_MODE:-offline}
 
 # The paper comparisons (docs/experiments.md), then the solver, metric and speed benchmarks. The training
 # comparisons skip runs whose results already exist for the same composed config, so an interrupted
-# reproduction resumes where it stopped; two of their runs train at a time.
+# reproduction resumes where it stopped.
 jobs=${SDEGAN_JOBS:-2}
 times_file="$repo_root/outputs/reproduce_all_times.tsv"
 mkdir -p "$repo_root/outputs"
@@ -42,25 +42,30 @@ clipping_budget=(
     --override ou_sde_gan/clip:model.generator_lr=2e-3 --override ou_sde_gan/clip:model.discriminator_lr=1e-2
     --note "Each recipe trains at its model config's learning rates (sde_gan 2e-3 / 1e-2, sde_gan_gp 1e-3 / 1e-3); the ou_sde_gan experiment's paper rates (2e-4 / 1e-3) are set for 10,000 generator updates, not 500."
 )
-for program in brownian_interval_vs_tree reversible_rk_gradients seminorm_vs_norm \
-               reversible_heun_vs_midpoint clipping_vs_gradient_penalty paper_sized_run training_objectives \
-               solver_speed training_speed reversible_stability metric_speed headline_mmd signature_kernel_cost \
-               sigker_conditional_cost; do
-    if [ ! -f "experiments/$program.py" ]; then
-        echo "== experiments/$program.py not found, skipped" >&2
-        continue
-    fi
-    case "$program" in
-        reversible_heun_vs_midpoint) args=(--seeds 3 --jobs "$jobs" "${reversible_heun_budget[@]}") ;;
-        clipping_vs_gradient_penalty) args=(--seeds 3 --jobs "$jobs" "${clipping_budget[@]}") ;;
-        training_objectives) args=(--seeds 3 --minutes 2 --air-quality "$archive") ;;
-        headline_mmd) args=(--air-quality-path "$archive") ;;
-        *) args=() ;;
-    esac
-    echo "== python experiments/$program.py ${args[*]}" >&2
-    started=$SECONDS
-    "$python" "experiments/$program.py" "${args[@]}"
-    # Each program's wall time, to see what a reproduction costs (runs read back make a rerun cheaper).
+# run_program NAME ARGS...: experiments/NAME.py with ARGS, its wall time appended to $times_file (runs read back
+# make a rerun cheaper than the first).
+run_program() {
+    local program=$1 started=$SECONDS
+    shift
+    echo "== python experiments/$program.py $*" >&2
+    "$python" "experiments/$program.py" "$@"
     printf '%s\t%s\t%d\n' "$(date -u +%FT%TZ)" "$program" $((SECONDS - started)) >> "$times_file"
+}
+
+# Single-process programs first, then the training comparisons, two runs at a time; the paper-sized run (one
+# process, one thread) trains beside the training-objectives runs (one after another), so both cores work.
+for program in brownian_interval_vs_tree reversible_rk_gradients seminorm_vs_norm; do
+    run_program "$program"
 done
+run_program reversible_heun_vs_midpoint --seeds 3 --jobs "$jobs" "${reversible_heun_budget[@]}"
+run_program clipping_vs_gradient_penalty --seeds 3 --jobs "$jobs" "${clipping_budget[@]}"
+run_program paper_sized_run &
+paper_sized_run=$!
+run_program training_objectives --seeds 3 --minutes 2 --air-quality "$archive"
+wait "$paper_sized_run"
+for program in solver_speed training_speed reversible_stability metric_speed signature_kernel_cost \
+               sigker_conditional_cost; do
+    run_program "$program"
+done
+run_program headline_mmd --air-quality-path "$archive"
 echo "wall times per program (seconds) appended to $times_file" >&2
