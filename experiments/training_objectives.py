@@ -17,8 +17,9 @@ SDE-GAN with the clipped recipe (``model=sde_gan``), the same generator trained 
 (``model=sde_sigker``, docs/signature_kernel.md), and the latent SDE (``model=latent_sde``).
 
 Runs already in ``<output dir>/training_objectives_runs.csv`` with the same key (task, objective, seed, budget and
-overrides) are not trained again, so the table can be completed across sittings; the summary is rebuilt from all
-rows whose budget matches this invocation.
+overrides) are not trained again, so the table can be completed across sittings (their metrics are read again from
+their run folders where those still hold the same run); the summary is rebuilt from all rows whose budget matches
+this invocation.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ AIR_QUALITY_FILE = "PRSA2017_Data_20130301-20170228.zip"
 TASKS = ("ou", "weights", "air_quality")
 OBJECTIVES = {"sde_gan": "SDE-GAN (clipped)", "sde_sigker": "signature-kernel score", "latent_sde": "latent SDE"}
 METRICS = ("steps", "train_time_s", "wall_time_s", "untrained_mmd", "mmd_summary", "learned", "classification",
-           "prediction_tstr", "prediction_trtr", "mmd")
+           "discriminative_score", "prediction_tstr", "prediction_trtr", "predictive_score", "mmd")
 
 
 def default_air_quality() -> Path:
@@ -75,14 +76,34 @@ def budget_key(budget: list[str]) -> str:
     return hashlib.sha256(json.dumps(sorted(budget)).encode()).hexdigest()[:16]
 
 
+def run_overrides(task: str, objective: str, seed: int, budget: list[str], data: list[str]) -> list[str]:
+    """The ``sdegan-train`` overrides of one run."""
+    return [f"dataset={task}", f"model={objective}", *data, *budget, f"seed={seed}", "test_after_fit=true",
+            "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false", "logger=csv"]
+
+
+def reread(row: dict, overrides: list[str], run_dir: Path) -> dict:
+    """``row`` with its metrics read again from ``run_dir`` when that folder still holds the finished run of
+    ``overrides`` (so columns added to the table later are filled from runs already done); else ``row``."""
+    import yaml
+
+    ran = run_dir / ".hydra" / "overrides.yaml"
+    if not (ran.is_file() and (run_dir / "summary.json").is_file()):
+        return row
+    ran_overrides = [item for item in yaml.safe_load(ran.read_text()) if not item.startswith("hydra.run.dir=")]
+    data_free = [item for item in overrides if not item.startswith("dataset.path=")]
+    if sorted(item for item in ran_overrides if not item.startswith("dataset.path=")) != sorted(data_free):
+        return row
+    return dict(row, **read_run(run_dir, compose(overrides)))
+
+
 def train(task: str, objective: str, seed: int, budget: list[str], data: list[str], run_dir: Path) -> dict:
     """One ``sdegan-train`` run; returns its row (steps, times, test metrics)."""
     import shutil
     import subprocess
     import time
 
-    overrides = [f"dataset={task}", f"model={objective}", *data, *budget, f"seed={seed}", "test_after_fit=true",
-                 "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false", "logger=csv"]
+    overrides = run_overrides(task, objective, seed, budget, data)
     if run_dir.exists():  # an interrupted earlier attempt: start clean
         shutil.rmtree(run_dir)
     started = time.perf_counter()
@@ -126,17 +147,26 @@ def main() -> None:
             data = [f"dataset.path={args.air_quality}"] if task == "air_quality" else []
             for objective in args.objectives:
                 key = run_key(task, objective, seed, budget)
+                run_dir = args.runs_dir / NAME / task / objective / f"seed{seed}"
                 if key in done:
-                    print(f"[{task}/{objective}] seed {seed}: in {runs_csv.name}, skipped", file=sys.stderr)
+                    print(f"[{task}/{objective}] seed {seed}: in {runs_csv.name}, not trained again", file=sys.stderr)
+                    index = raw.index[raw.key == key][-1]
+                    refreshed = reread(raw.loc[index].to_dict(), run_overrides(task, objective, seed, budget, data),
+                                       run_dir)
+                    for column, value in refreshed.items():
+                        raw.loc[index, column] = value
                     continue
                 print(f"[{task}/{objective}] seed {seed}", file=sys.stderr, flush=True)
-                row = train(task, objective, seed, budget, data, args.runs_dir / NAME / task / objective / f"seed{seed}")
+                row = train(task, objective, seed, budget, data, run_dir)
                 row.update(key=key, budget_key=budget_key(budget), budget=" ".join(budget))
                 raw = pd.concat([raw, pd.DataFrame([row])], ignore_index=True)
                 output_dir.mkdir(parents=True, exist_ok=True)
                 raw.to_csv(runs_csv, index=False)  # after every run: an interrupted sitting keeps what it did
                 done.add(key)
 
+    if len(raw):
+        output_dir.mkdir(parents=True, exist_ok=True)
+        raw.to_csv(runs_csv, index=False)  # with the rows read again from their run folders
     current = raw[raw.budget_key == budget_key(budget)]
     current = current[current.task.isin(tasks) & current.objective.isin(args.objectives) & current.seed.isin(seeds)]
     current = current.assign(objective=current.objective.map(OBJECTIVES), learned=current.learned.astype(float))
@@ -155,8 +185,9 @@ def main() -> None:
         notes=[
             "steps: training steps done within the budget; train_time_s: sum of train/step_time; wall_time_s: the "
             "whole sdegan-train process (start-up, data, validation, test metrics).",
-            "classification: held-out real-vs-generated accuracy (0.5 ideal); prediction_tstr / prediction_trtr: "
-            "train-on-synthetic / train-on-real test loss; mmd: the headline test MMD (normalised signature "
+            "classification: held-out real-vs-generated accuracy (0.5 ideal); discriminative_score: |classification "
+            "- 0.5|; prediction_tstr / prediction_trtr: train-on-synthetic / train-on-real test loss; predictive_score: "
+            "test MAE of a next-step predictor trained on generated paths; mmd: the headline test MMD (normalised signature "
             "kernel, bounded in [0, 4], docs/metrics.md). Lower is better for all but classification, whose ideal "
             "is 0.5. untrained_mmd / mmd_summary: the end-of-run MMD before / after training; learned: "
             "mmd_summary <= a third of untrained_mmd.",
@@ -180,8 +211,8 @@ def comparison_text(table: pd.DataFrame) -> str:
         a, b = by_objective.loc[ours], by_objective.loc[gan]
         better = []
         for metric, distance in (("mmd", abs), ("classification", lambda v: abs(v - 0.5)),
-                                 ("prediction_tstr", abs)):
-            x, y = a[f"{metric}_mean"], b[f"{metric}_mean"]
+                                 ("prediction_tstr", abs), ("predictive_score", abs)):
+            x, y = a.get(f"{metric}_mean", math.nan), b.get(f"{metric}_mean", math.nan)
             if math.isnan(x) or math.isnan(y):
                 continue
             better.append(f"{metric} {x:.4g} vs {y:.4g} ({'better' if distance(x) < distance(y) else 'worse'})")

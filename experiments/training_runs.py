@@ -42,7 +42,8 @@ RUN_KEY_FILE = "run_key.yaml"
 # A run has learned when its trained generator's MMD is at most this fraction of the untrained generator's.
 LEARNED_FRACTION = 1 / 3
 # Test metrics reported per run (docs/architecture.md); missing ones (e.g. a metric left out) become NaN.
-TEST_METRICS = ("test/classification", "test/prediction_tstr", "test/prediction_trtr", "test/mmd")
+TEST_METRICS = ("test/classification", "test/discriminative_score", "test/prediction_tstr", "test/prediction_trtr",
+                "test/predictive_score", "test/mmd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,8 +226,8 @@ QUICK_BUDGET = ("trainer.max_steps=2", "dataset.num_paths=128", "dataset.batch_s
                 "summary_samples=64", "trainer.val_check_interval=2", "trainer.checkpoint_every_n_steps=2")
 METRIC_COLUMNS = ("steps", "generator_updates", "train_time_s", "step_time_s", "wall_time_s",
                   "logged_forward_evaluations_per_step", "forward_evaluations_per_step", "backward_vjps_per_step",
-                  "untrained_mmd", "mmd_summary", "learned", "classification", "prediction_tstr", "prediction_trtr",
-                  "mmd")
+                  "untrained_mmd", "mmd_summary", "learned", "classification", "discriminative_score",
+                  "prediction_tstr", "prediction_trtr", "predictive_score", "mmd")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -439,9 +440,10 @@ def run_comparison(name: str, title: str, description: str, pairs: Sequence[Pair
         f"untrained_mmd / mmd_summary: the run's end-of-run MMD of the generator before / after training against "
         f"the same held-out real paths; learned = mmd_summary <= {LEARNED_FRACTION:.3g} x untrained_mmd "
         "(the mean over seeds is the fraction of runs that learned).",
-        "classification: held-out real-vs-generated accuracy (0.5 ideal); prediction_tstr / prediction_trtr: "
-        "train-on-synthetic / train-on-real test loss; mmd: the headline test MMD (docs/metrics.md). Lower is "
-        "better (classification down to its ideal 0.5).",
+        "classification: held-out real-vs-generated accuracy (0.5 ideal); discriminative_score: |classification - "
+        "0.5|; prediction_tstr / prediction_trtr: train-on-synthetic / train-on-real test loss; predictive_score: "
+        "test MAE of a next-step predictor trained on generated paths; mmd: the headline test MMD (docs/metrics.md). "
+        "Lower is better (classification down to its ideal 0.5).",
     ]
     not_learned = raw[~raw.learned.astype(bool)]
     if len(not_learned):

@@ -45,8 +45,13 @@ def test_training_objectives_quick_and_its_skipping_of_finished_runs(tmp_path):
     assert (table.steps_mean > 0).all() and table.classification_mean.between(0, 1).all()
     runs = pd.read_csv(tmp_path / "results" / "training_objectives_runs.csv")
     second = run_program("training_objectives", args)
-    assert second.stderr.count("skipped") == 3
+    assert second.stderr.count("not trained again") == 3
     assert pd.read_csv(tmp_path / "results" / "training_objectives_runs.csv").equals(runs)
+    # A column added to the table after runs were done is read again from their run folders.
+    runs.drop(columns=["predictive_score"]).to_csv(tmp_path / "results" / "training_objectives_runs.csv", index=False)
+    run_program("training_objectives", args)
+    refreshed = pd.read_csv(tmp_path / "results" / "training_objectives_runs.csv")
+    assert refreshed.predictive_score.tolist() == runs.predictive_score.tolist()
 
 
 @pytest.mark.parametrize("name", ["signature_kernel_cost", "training_objectives"])

@@ -106,7 +106,8 @@ def test_a_comparison_with_task_scoped_overrides_states_them_in_its_budget(tmp_p
         return dict(setting=setting.label, experiment=setting.experiment, seed=seed, run_dir=str(run_dir),
                     wall_time_s=1.0, steps=3, generator_updates=3, train_time_s=0.3, step_time_s=0.1,
                     logged_forward_evaluations_per_step=9.0, untrained_mmd=1.0, mmd_summary=0.1, learned=True,
-                    classification=0.6, prediction_tstr=1.0, prediction_trtr=1.0, mmd=0.1)
+                    classification=0.6, discriminative_score=0.1, prediction_tstr=1.0, prediction_trtr=1.0,
+                    predictive_score=0.5, mmd=0.1)
 
     monkeypatch.setattr(training_runs, "train", fake_train)
     monkeypatch.setattr(training_runs, "setting_step_counts", lambda *args: dict(
