@@ -143,9 +143,9 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     require(cfg, {"checkpoint": CHECKPOINT_MEANING})
     run = load_trained_run(cfg, overrides)
     warn_about_small_splits(run.datamodule, cfg.metrics)
-    return evaluate_generator(
-        run.model.sample, run.datamodule.train_paths, run.datamodule.test_paths, cfg.metrics, seed=cfg.seed
-    )
+    generator = run.model.metrics_generator()
+    return evaluate_generator(generator["sample_fn"], run.datamodule.train_paths, run.datamodule.test_paths,
+                              cfg.metrics, seed=cfg.seed, continue_fn=generator["continue_fn"])
 
 
 def format_metrics(results: dict[str, float]) -> str:

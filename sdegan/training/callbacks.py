@@ -307,17 +307,17 @@ class GeneratorMetricsCallback(pl.Callback):
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         from sdegan.metrics import evaluate_generator
 
-        if not getattr(pl_module, "samples_unconditionally", True):
-            return  # a forecasting model: its test_step logs its own metrics (the metrics below draw paths)
         datamodule = _datamodule(trainer)
+        generator = pl_module.metrics_generator()  # a forecasting model continues the real paths' prefixes
         # trainer.test runs under inference mode; the metrics train small classifiers/predictors.
         with torch.inference_mode(False), torch.enable_grad(), preserved_rng():
             results = evaluate_generator(
-                lambda n, times: pl_module.sample(n, times).cpu(),
+                generator["sample_fn"],
                 datamodule.train_paths.cpu(),
                 datamodule.test_paths.cpu(),
                 self.config,
                 seed=self.seed,
                 prefix="test",
+                continue_fn=generator["continue_fn"],
             )
         pl_module.log_dict(results, sync_dist=True)

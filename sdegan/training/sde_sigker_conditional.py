@@ -56,7 +56,9 @@ class SDESigKerConditional(SignatureKernelScoreModule):
     ``train/cross_term``; ``val/score``, ``val/prediction_mse``; ``test/score``, ``test/prediction_mse``
     and ``test/prediction_mse_persistence`` (the last observed value carried forward, for reference).
     ``prediction_mse`` is the mean over the observed continuation entries of the squared error of the
-    mean of ``forecast_samples`` sampled continuations, in the data's (normalised) units.
+    mean of ``forecast_samples`` sampled continuations, in the data's (normalised) units. The project's test
+    metrics (``test/mmd``, ``test/classification``, ...) judge continuations of real paths' own prefixes
+    (:meth:`metrics_generator`).
 
     Arguments (beyond ``data_channels``, ``times``, ``solve_options`` given by the entry point):
         prefix_length: observed points per path (``null``: ``round(prefix_fraction * length)``).

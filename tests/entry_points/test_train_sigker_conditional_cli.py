@@ -1,4 +1,5 @@
-"""``sdegan-train model=sde_sigker_conditional`` trains from the command line, its test metrics in summary.json."""
+"""``sdegan-train model=sde_sigker_conditional`` trains from the command line, its test metrics in summary.json;
+``sdegan-evaluate`` judges its continuations, ``sdegan-sample`` refuses it in one line."""
 
 from __future__ import annotations
 
@@ -24,15 +25,23 @@ def test_sde_sigker_conditional_trains_on_every_dataset(tmp_path, dataset):
     result = run(command, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
-    for key in ("mmd_trained", "test/score", "test/prediction_mse", "test/prediction_mse_persistence"):
+    for key in ("mmd_trained", "test/score", "test/prediction_mse", "test/prediction_mse_persistence",
+                "test/mmd", "test/classification", "test/prediction_tstr", "test/predictive_score"):
         assert math.isfinite(summary[key]), (key, summary)
     metrics = (run_dir / "csv" / "metrics.csv").read_text()
     assert "train/loss" in metrics and "val/prediction_mse" in metrics
     assert (run_dir / "checkpoints" / "last.ckpt").is_file() and (run_dir / "samples.png").is_file()
-    if dataset == "ou":  # the entry points that need unconditional samples refuse the forecaster in one line
-        evaluation = run([str(BIN / "sdegan-evaluate"), f"checkpoint={run_dir / 'checkpoints' / 'last.ckpt'}",
-                          "metrics=quick", f"hydra.run.dir={tmp_path / 'evaluate'}"], cwd=tmp_path)
-        assert "only continues observed prefixes" in final_line(evaluation)
+    if dataset == "ou":
+        # sdegan-evaluate judges the forecaster's continuations of real prefixes, as the test metrics do ...
+        checkpoint = run_dir / "checkpoints" / "last.ckpt"
+        evaluation = run([str(BIN / "sdegan-evaluate"), f"checkpoint={checkpoint}", "metrics=quick",
+                          f"hydra.run.dir={tmp_path / 'evaluate'}"], cwd=tmp_path)
+        assert evaluation.returncode == 0, evaluation.stdout[-3000:] + evaluation.stderr[-3000:]
+        assert "test/mmd" in evaluation.stdout + evaluation.stderr
+        # ... while sdegan-sample, which asks for paths from nothing, refuses it in one line.
+        sampling = run([str(BIN / "sdegan-sample"), f"checkpoint={checkpoint}", "num_samples=4",
+                        f"output={tmp_path / 'samples.csv'}", f"hydra.run.dir={tmp_path / 'sample'}"], cwd=tmp_path)
+        assert "only continues observed prefixes" in final_line(sampling)
 
 
 def test_a_prefix_longer_than_the_paths_is_one_line(tmp_path):
