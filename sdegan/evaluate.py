@@ -143,9 +143,8 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     require(cfg, {"checkpoint": CHECKPOINT_MEANING})
     run = load_trained_run(cfg, overrides)
     warn_about_small_splits(run.datamodule, cfg.metrics)
-    generator = run.model.metrics_generator()
-    return evaluate_generator(generator["sample_fn"], run.datamodule.train_paths, run.datamodule.test_paths,
-                              cfg.metrics, seed=cfg.seed, continue_fn=generator["continue_fn"])
+    return evaluate_generator(None, run.datamodule.train_paths, run.datamodule.test_paths, cfg.metrics,
+                              seed=cfg.seed, sample_like_fn=run.model.sample_like)
 
 
 def format_metrics(results: dict[str, float]) -> str:

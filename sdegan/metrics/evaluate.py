@@ -154,12 +154,12 @@ def _subset(paths: Tensor, size: int) -> Tensor:
 
 
 def _sample(sample_fn: Callable[[int, Tensor], Tensor] | None, like: Tensor,
-            continue_fn: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+            sample_like_fn: Callable[[Tensor], Tensor] | None = None) -> Tensor:
     """As many generated paths as ``like`` holds, observed at ``like``'s times (path ``i`` at path ``i``'s):
-    from ``sample_fn(n, times)``, or ``continue_fn(like)`` (path ``i`` continuing ``like[i]``'s prefix)."""
+    from ``sample_fn(n, times)``, or ``sample_like_fn(like)``."""
     num_samples, times = like.shape[0], like[..., 0]
     with torch.no_grad():
-        paths = continue_fn(like) if continue_fn is not None else sample_fn(num_samples, times)
+        paths = sample_like_fn(like) if sample_like_fn is not None else sample_fn(num_samples, times)
     check_paths(paths, "generated paths (sample_fn output)")
     if paths.shape[0] != num_samples:
         raise ConfigurationError(f"the generator returned {paths.shape[0]} paths for {num_samples} asked")
@@ -179,7 +179,7 @@ def _mean_and_std(values: list[float]) -> tuple[float, float]:
 def evaluate_generator(sample_fn: Callable[[int, Tensor], Tensor] | None, train_paths: Tensor, test_paths: Tensor,
                        config: MetricsConfig | Mapping[str, Any] | None = None, *, seed: int = 0,
                        prefix: str = "test",
-                       continue_fn: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
+                       sample_like_fn: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
     """Compute the configured metrics of a generator against real data, repeated over seeds.
 
     Repetition ``r`` uses seed ``seed + r``: it draws a random subset of at most ``num_samples``
@@ -199,12 +199,13 @@ def evaluate_generator(sample_fn: Callable[[int, Tensor], Tensor] | None, train_
         sample_fn: ``(num_samples, times) -> paths`` in the project's path format, observed at
             ``times`` ``(num_samples, length)`` (e.g. a model's ``sample``); it is called with the real
             paths' times, so generated and real paths are compared on the same times. ``None`` when
-            ``continue_fn`` is given instead.
-        continue_fn: for a model that continues observed paths (``model=sde_sigker_conditional``'s
-            ``sample_like``): ``real paths -> one generated path per real path``, its observed prefix followed
-            by a generated continuation at its times. The MMD and the classifier then compare each real test
-            path with a continuation of its own prefix (the law of the continuations given real prefixes),
-            and the predictors trained on generated paths see continuations of training paths' prefixes.
+            ``sample_like_fn`` is given instead.
+        sample_like_fn: ``real paths -> one generated path per real path, at its times`` (a training module's
+            ``sample_like``), instead of ``sample_fn``. For an unconditional model it is ``sample_fn`` at the real
+            paths' times; a model that continues observed paths (``model=sde_sigker_conditional``) continues each
+            real path's prefix, so the MMD and the classifier compare each real test path with a continuation
+            of its own prefix (the law of the continuations given real prefixes), and the predictors trained on
+            generated paths see continuations of training paths' prefixes.
         train_paths: real training paths (for ``mmd_real`` and the predictors trained on real data).
         test_paths: real held-out paths.
         config: a :class:`MetricsConfig`, or a mapping such as the Hydra ``metrics`` config;
@@ -217,8 +218,8 @@ def evaluate_generator(sample_fn: Callable[[int, Tensor], Tensor] | None, train_
         in :func:`metric_names`: mean and sample standard deviation over the repeats (std is NaN
         when ``repeats == 1``). MMD is the unbiased MMD^2 estimate with the configured kernel.
     """
-    if (sample_fn is None) == (continue_fn is None):
-        raise ConfigurationError("evaluate_generator needs exactly one of sample_fn and continue_fn")
+    if (sample_fn is None) == (sample_like_fn is None):
+        raise ConfigurationError("evaluate_generator needs exactly one of sample_fn and sample_like_fn")
     if config is None:
         config = MetricsConfig()
     elif not isinstance(config, MetricsConfig):
@@ -244,10 +245,10 @@ def evaluate_generator(sample_fn: Callable[[int, Tensor], Tensor] | None, train_
         repeat_seed = seed + repeat
         with seeded(repeat_seed):
             real_test = _subset(test_paths, num_test)
-            fake_test = apply_missing_pattern(_sample(sample_fn, real_test, continue_fn), real_test)
+            fake_test = apply_missing_pattern(_sample(sample_fn, real_test, sample_like_fn), real_test)
             if "prediction" in include:
                 real_train = _subset(train_paths, num_train)
-                fake_train = apply_missing_pattern(_sample(sample_fn, real_train, continue_fn), real_train)
+                fake_train = apply_missing_pattern(_sample(sample_fn, real_train, sample_like_fn), real_train)
         if "mmd" in include:
             with seeded(repeat_seed):
                 real_reference = _subset(train_paths, num_test)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Optional
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -42,8 +42,6 @@ class NeuralSDEModule(pl.LightningModule):
     """
 
     RESUMABLE_HYPERPARAMETERS: tuple[str, ...] = ("divergence_threshold",)
-    # False for a model that only continues observed paths (its ``sample`` refuses; use ``sample_like``).
-    samples_unconditionally = True
 
     def __init__(
         self,
@@ -159,14 +157,6 @@ class NeuralSDEModule(pl.LightningModule):
         """Generated paths to compare with ``real`` ``(n, length, 1 + C)``: ``n`` of them at its times (a
         conditional model continues each real path's observed prefix)."""
         return self.sample(real.size(0), real[..., 0])
-
-    def metrics_generator(self) -> dict[str, Optional[Callable[..., torch.Tensor]]]:
-        """This model's generator as :func:`sdegan.metrics.evaluate_generator` takes it, as keyword arguments:
-        ``sample_fn`` for a model that samples unconditionally, else ``continue_fn`` (each real path's prefix
-        continued); generated paths come back on the CPU."""
-        if self.samples_unconditionally:
-            return dict(sample_fn=lambda n, times: self.sample(n, times).cpu(), continue_fn=None)
-        return dict(sample_fn=None, continue_fn=lambda real: self.sample_like(real.to(self.device)).cpu())
 
     @torch.no_grad()
     def sample(self, num_samples: int, times: torch.Tensor | None = None, batch_size: int = 1024) -> torch.Tensor:

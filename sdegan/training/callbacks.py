@@ -308,16 +308,16 @@ class GeneratorMetricsCallback(pl.Callback):
         from sdegan.metrics import evaluate_generator
 
         datamodule = _datamodule(trainer)
-        generator = pl_module.metrics_generator()  # a forecasting model continues the real paths' prefixes
         # trainer.test runs under inference mode; the metrics train small classifiers/predictors.
         with torch.inference_mode(False), torch.enable_grad(), preserved_rng():
             results = evaluate_generator(
-                generator["sample_fn"],
+                None,
                 datamodule.train_paths.cpu(),
                 datamodule.test_paths.cpu(),
                 self.config,
                 seed=self.seed,
                 prefix="test",
-                continue_fn=generator["continue_fn"],
+                # at the real paths' times; a forecasting model continues their prefixes
+                sample_like_fn=lambda real: pl_module.sample_like(real.to(pl_module.device)).cpu(),
             )
         pl_module.log_dict(results, sync_dist=True)

@@ -58,7 +58,7 @@ class SDESigKerConditional(SignatureKernelScoreModule):
     ``prediction_mse`` is the mean over the observed continuation entries of the squared error of the
     mean of ``forecast_samples`` sampled continuations, in the data's (normalised) units. The project's test
     metrics (``test/mmd``, ``test/classification``, ...) judge continuations of real paths' own prefixes
-    (:meth:`metrics_generator`).
+    (:meth:`sample_like`).
 
     Arguments (beyond ``data_channels``, ``times``, ``solve_options`` given by the entry point):
         prefix_length: observed points per path (``null``: ``round(prefix_fraction * length)``).
@@ -75,7 +75,6 @@ class SDESigKerConditional(SignatureKernelScoreModule):
     """
 
     RESUMABLE_HYPERPARAMETERS = ("lr", "weight_decay", "divergence_threshold")
-    samples_unconditionally = False
 
     def __init__(
         self,

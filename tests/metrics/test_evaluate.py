@@ -181,7 +181,7 @@ def test_raw_kernel_is_an_option_and_the_real_reference_uses_real_training_paths
 
 
 def test_a_forecaster_is_judged_on_continuations_of_the_real_paths_own_prefixes():
-    # continue_fn gets the real paths each generated path is paired with (test paths for MMD and the
+    # sample_like_fn gets the real paths each generated path is paired with (test paths for MMD and the
     # classifier, training paths for the predictors trained on generated data) and returns one path per real
     # path: keeping each real path's first half and continuing it truly scores like the data, continuing it
     # shifted is caught.
@@ -200,17 +200,17 @@ def test_a_forecaster_is_judged_on_continuations_of_the_real_paths_own_prefixes(
     config = {"repeats": 1, "num_samples": 300, "include": ["mmd", "classification", "prediction"],
               "classification": {"hidden_size": 16, "epochs": 30, "batch_size": 64},
               "prediction": {"num_train": 100, "hidden_size": 4, "epochs": 1, "batch_size": 32}}
-    good = evaluate_generator(None, train, test, config, seed=0, continue_fn=continuer(0.0))
+    good = evaluate_generator(None, train, test, config, seed=0, sample_like_fn=continuer(0.0))
     rows = {tuple(path.flatten().tolist()) for path in torch.cat([train, test])}
     assert len(seen) == 2 and all(tuple(path.flatten().tolist()) in rows for real in seen for path in real)
-    bad = evaluate_generator(None, train, test, config, seed=0, continue_fn=continuer(2.0))
+    bad = evaluate_generator(None, train, test, config, seed=0, sample_like_fn=continuer(2.0))
     assert abs(good["test/mmd"]) < 0.02 and 0.2 < bad["test/mmd"]
     assert good["test/discriminative_score"] < 0.1 < 0.45 < bad["test/discriminative_score"]
     assert good["test/prediction_tstr"] < bad["test/prediction_tstr"]
 
 
-@pytest.mark.parametrize("sample_fn, continue_fn", [(None, None), (ou_sampler(), lambda real: real)])
-def test_exactly_one_way_of_generating_is_given(sample_fn, continue_fn):
+@pytest.mark.parametrize("sample_fn, sample_like_fn", [(None, None), (ou_sampler(), lambda real: real)])
+def test_exactly_one_way_of_generating_is_given(sample_fn, sample_like_fn):
     train, test = ou_paths(20, LENGTH, seed=0), ou_paths(20, LENGTH, seed=1)
-    with pytest.raises(ConfigurationError, match="exactly one of sample_fn and continue_fn"):
-        evaluate_generator(sample_fn, train, test, TINY, continue_fn=continue_fn)
+    with pytest.raises(ConfigurationError, match="exactly one of sample_fn and sample_like_fn"):
+        evaluate_generator(sample_fn, train, test, TINY, sample_like_fn=sample_like_fn)
