@@ -193,6 +193,10 @@ def _main(cfg: DictConfig) -> float:
     except SystemExit as stop:  # the one line the console shows, also in the run's train.log
         run_log.error("%s", stop.code)
         raise
+    except KeyboardInterrupt:  # fit reports the interruptions from the trainer's start on
+        stop = "sdegan-train interrupted before training started; no checkpoint was written"
+        run_log.error("%s", stop)
+        raise SystemExit(stop) from None
     except BaseException:  # a bug: its traceback in train.log too
         run_log.exception("sdegan-train failed")
         raise

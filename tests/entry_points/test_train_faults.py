@@ -185,6 +185,19 @@ def test_ctrl_c_prints_the_last_checkpoint_and_the_command_that_resumes_it(tmp_p
     assert line in (run_dir / "train.log").read_text()
 
 
+@pytest.mark.parametrize("program", ["sdegan-train", "sdegan-evaluate"])
+def test_ctrl_c_while_the_program_starts_ends_in_one_line(tmp_path, program):
+    # One second in, the program is still importing torch and Lightning (several seconds); wherever the
+    # interrupt lands, it ends in one line without a traceback.
+    process = subprocess.Popen([str(BIN / program), f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path,
+                               env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode != 0 and "Traceback" not in stderr, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith(f"{program} interrupted")
+
+
 def test_a_run_logs_to_train_log_and_writes_strict_json_with_a_small_split_warning(tmp_path, finished_run):
     log = (finished_run / "train.log").read_text()
     assert "run directory: " in log and "summary: " in log
