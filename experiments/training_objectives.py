@@ -3,6 +3,7 @@
     python experiments/training_objectives.py                        # 3 tasks x 3 objectives x 3 seeds, 10 min each
     python experiments/training_objectives.py --tasks ou --minutes 1 --override metrics.repeats=1   # reduced
     python experiments/training_objectives.py --quick                # seconds per run, to check that it works
+    python experiments/training_objectives.py --jobs 2               # two runs at a time (one torch thread each)
 
 Claim (Issa, Horvath, Lemercier, Salvi, NeurIPS 2023, "Non-adversarial training of Neural SDEs with signature
 kernel scores"): training the neural-SDE generator by a signature-kernel scoring rule instead of adversarially
@@ -29,6 +30,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -63,6 +65,8 @@ def arguments():
     parser.add_argument("--runs-dir", type=Path, default=DEFAULT_RUNS_DIR, help="where the runs' own folders go")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override for every run (e.g. metrics.repeats=1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at a time (one torch thread each; every run shares the machine alike)")
     return parser
 
 
@@ -116,12 +120,28 @@ def train(task: str, objective: str, seed: int, budget: list[str], data: list[st
     return dict(task=task, objective=objective, seed=seed, wall_time_s=wall, **read_run(run_dir, compose(overrides)))
 
 
+def train_all(pending: list[tuple], budget: list[str], jobs: int) -> Iterator[dict]:
+    """Train every ``(key, task, objective, seed, data, run_dir)`` of ``pending``, ``jobs`` at a time; yield each
+    finished run's row (with its key and budget) as soon as it is done."""
+    from joblib import Parallel, delayed
+
+    def one(key: str, task: str, objective: str, seed: int, data: list[str], run_dir: Path) -> dict:
+        print(f"[{task}/{objective}] seed {seed}", file=sys.stderr, flush=True)
+        row = train(task, objective, seed, budget, data, run_dir)
+        return dict(row, key=key, budget_key=budget_key(budget), budget=" ".join(budget))
+
+    yield from Parallel(n_jobs=jobs, backend="threading", return_as="generator_unordered")(
+        delayed(one)(*work) for work in pending)
+
+
 def main() -> None:
     args = arguments().parse_args()
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.quick else 3)))
     minutes = args.minutes if args.minutes is not None else (0.1 if args.quick else 10.0)
     if not minutes > 0:
         raise SystemExit("--minutes must be positive")
+    if args.jobs < 1:
+        raise SystemExit("--jobs must be at least 1")
     budget = [*(QUICK_BUDGET if args.quick else ()), "trainer.max_steps=-1",
               f"+trainer.max_time={{seconds:{round(minutes * 60)}}}", *args.override]
     budget = [item for item in budget if not item.startswith("trainer.max_steps=") or item == "trainer.max_steps=-1"]
@@ -142,27 +162,26 @@ def main() -> None:
     runs_csv = output_dir / f"{NAME}_runs.csv"
     raw = pd.read_csv(runs_csv, dtype={"key": str, "budget_key": str}) if runs_csv.is_file() else pd.DataFrame()
     done = set(raw["key"]) if "key" in raw else set()
+    pending = []
     for seed in seeds:  # interleaved by seed, so slow drifts of the shared machine hit every objective alike
         for task in tasks:
             data = [f"dataset.path={args.air_quality}"] if task == "air_quality" else []
             for objective in args.objectives:
                 key = run_key(task, objective, seed, budget)
                 run_dir = args.runs_dir / NAME / task / objective / f"seed{seed}"
-                if key in done:
-                    print(f"[{task}/{objective}] seed {seed}: in {runs_csv.name}, not trained again", file=sys.stderr)
-                    index = raw.index[raw.key == key][-1]
-                    refreshed = reread(raw.loc[index].to_dict(), run_overrides(task, objective, seed, budget, data),
-                                       run_dir)
-                    for column, value in refreshed.items():
-                        raw.loc[index, column] = value
+                if key not in done:
+                    pending.append((key, task, objective, seed, data, run_dir))
                     continue
-                print(f"[{task}/{objective}] seed {seed}", file=sys.stderr, flush=True)
-                row = train(task, objective, seed, budget, data, run_dir)
-                row.update(key=key, budget_key=budget_key(budget), budget=" ".join(budget))
-                raw = pd.concat([raw, pd.DataFrame([row])], ignore_index=True)
-                output_dir.mkdir(parents=True, exist_ok=True)
-                raw.to_csv(runs_csv, index=False)  # after every run: an interrupted sitting keeps what it did
-                done.add(key)
+                print(f"[{task}/{objective}] seed {seed}: in {runs_csv.name}, not trained again", file=sys.stderr)
+                index = raw.index[raw.key == key][-1]
+                refreshed = reread(raw.loc[index].to_dict(), run_overrides(task, objective, seed, budget, data),
+                                   run_dir)
+                for column, value in refreshed.items():
+                    raw.loc[index, column] = value
+    for row in train_all(pending, budget, args.jobs):
+        raw = pd.concat([raw, pd.DataFrame([row])], ignore_index=True)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        raw.to_csv(runs_csv, index=False)  # after every run: an interrupted sitting keeps what it did
 
     if len(raw):
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +195,7 @@ def main() -> None:
         title="Training objectives for the same neural SDE: SDE-GAN vs signature-kernel score vs latent SDE",
         description=__doc__.split("\n\n", 2)[2].strip(),
         budget=(f"{minutes:g} minute(s) of training per run (trainer.max_time), seeds {seeds}, overrides "
-                f"{[b for b in budget if not b.startswith('+trainer.max_time')]}; one run after another (not the "
+                f"{[b for b in budget if not b.startswith('+trainer.max_time')]}; {args.jobs} run(s) at a time (not the "
                 "papers' training lengths: the SDE-GAN paper's OU run is 10,000 steps of batch 1024, "
                 "experiments/paper_sized_run.py)"),
         paper=[PaperFigure("signature-kernel score vs SDE-GAN training",
