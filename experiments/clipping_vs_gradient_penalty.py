@@ -18,10 +18,11 @@ training time each run took to reach a validation MMD of X.
 
 from __future__ import annotations
 
-from training_runs import Pair, Setting, run_comparison
+from training_runs import AS_IN_THE_PAPER, Pair, Setting, run_comparison
 
 PAIRS = [
-    Pair(task, Setting(f"{task}/clip", task), Setting(f"{task}/gradient_penalty", f"{task}_gp"))
+    Pair(task, Setting(f"{task}/clip", task, AS_IN_THE_PAPER),
+         Setting(f"{task}/gradient_penalty", f"{task}_gp", AS_IN_THE_PAPER))
     for task in ("ou_sde_gan", "weights_sde_gan")
 ]
 

@@ -15,15 +15,15 @@ both with the Brownian Interval, on SDE-GANs (OU, weights) and latent SDEs (OU, 
 
 from __future__ import annotations
 
-from training_runs import AIR_QUALITY_ARCHIVE, Pair, Setting, run_comparison
+from training_runs import AS_IN_THE_PAPER, AIR_QUALITY_ARCHIVE, Pair, Setting, run_comparison
 
 
 def _pair(task: str) -> Pair:
     """Reversible Heun (``experiment=<task>``) against midpoint (``experiment=<task>_midpoint``)."""
     real_data = task.startswith("air_quality")
     data = (f"dataset.path={AIR_QUALITY_ARCHIVE}",) if real_data else ()
-    return Pair(task, Setting(f"{task}/reversible_heun", task, data),
-                Setting(f"{task}/midpoint", f"{task}_midpoint", data),
+    return Pair(task, Setting(f"{task}/reversible_heun", task, (*data, *AS_IN_THE_PAPER)),
+                Setting(f"{task}/midpoint", f"{task}_midpoint", (*data, *AS_IN_THE_PAPER)),
                 needs=AIR_QUALITY_ARCHIVE if real_data else None)
 
 

@@ -60,6 +60,13 @@ def test_paper_experiment_is_paper_sized():
     assert cfg.model.swa_start == 5000
 
 
+@pytest.mark.parametrize("experiment", choices("experiment"))
+def test_experiments_solve_on_a_fixed_grid_with_the_grid_brownian_source(experiment):
+    cfg = compose_train([f"experiment={experiment}"])
+    assert cfg.brownian.name == "grid"
+    assert cfg.solver.method in ("reversible_heun", "midpoint")  # fixed-step methods without Levy area
+
+
 def test_unknown_choice_lists_valid_ones():
     with pytest.raises(MissingConfigException) as error:
         compose_train(["solver=nonexistent"])

@@ -135,3 +135,12 @@ def test_budget_reductions_treat_null_as_all():
     assert training_runs.budget_reductions([setting], ["dataset.path=x.zip"]) == []
     assert training_runs.budget_reductions([setting], ["dataset.num_paths=64"]) == [
         "air/a dataset.num_paths 64 of all"]
+
+
+@pytest.mark.parametrize("program", ["reversible_heun_vs_midpoint", "clipping_vs_gradient_penalty"])
+def test_both_sides_of_the_paper_comparisons_solve_with_the_brownian_interval(program):
+    # The experiment configs default to the grid source; the papers' comparisons keep the Interval on both sides.
+    for pair in load_experiment_module(program).PAIRS:
+        for setting in (pair.ours, pair.baseline):
+            overrides = training_runs.run_overrides(setting, 0, [])
+            assert training_runs.compose(overrides).brownian.name == "interval", setting.label
