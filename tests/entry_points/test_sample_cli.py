@@ -52,7 +52,7 @@ def in_process(checkpoint: Path, num_samples: int, seed: int = 0) -> tuple[np.nd
 
 def test_console_script_is_declared():
     scripts = (REPOSITORY / "pyproject.toml").read_text().split("[project.scripts]", 1)[1].split("\n[", 1)[0]
-    assert 'sdegan-sample = "sdegan.sample:main"' in scripts.splitlines()
+    assert 'sdegan-sample = "sdegan.console:sample"' in scripts.splitlines()
 
 
 @pytest.mark.parametrize("model", ["sde_gan", "latent_sde"])
