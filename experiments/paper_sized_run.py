@@ -6,8 +6,9 @@
 The run is the paper's recipe as ``sdegan/configs/experiment/ou_sde_gan.yaml`` sets it (Kidger, Foster, Li, Lyons
 2021 and torchsde's examples/sde_gan.py: reversible Heun, reversible gradients, weight clipping with LipSwish,
 10,000 steps of batch 1024, stochastic weight averaging from step 5000), with the config's fixed-grid Brownian
-source (``brownian=grid``: exact increments on the solve's steps; the paper used the Brownian Interval). Its finished results are read back
-when the composed config is unchanged (experiments/training_runs.py), so rerunning this program is cheap.
+source (``brownian=grid``: exact increments on the solve's steps; the paper used the Brownian Interval). Its
+finished results are read back when the composed config is unchanged (experiments/training_runs.py), so rerunning
+this program is cheap.
 """
 
 from __future__ import annotations

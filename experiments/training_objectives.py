@@ -195,8 +195,8 @@ def main() -> None:
         title="Training objectives for the same neural SDE: SDE-GAN vs signature-kernel score vs latent SDE",
         description=__doc__.split("\n\n", 2)[2].strip(),
         budget=(f"{minutes:g} minute(s) of training per run (trainer.max_time), seeds {seeds}, overrides "
-                f"{[b for b in budget if not b.startswith('+trainer.max_time')]}; {args.jobs} run(s) at a time (not the "
-                "papers' training lengths: the SDE-GAN paper's OU run is 10,000 steps of batch 1024, "
+                f"{[b for b in budget if not b.startswith('+trainer.max_time')]}; {args.jobs} run(s) at a time "
+                "(not the papers' training lengths: the SDE-GAN paper's OU run is 10,000 steps of batch 1024, "
                 "experiments/paper_sized_run.py)"),
         paper=[PaperFigure("signature-kernel score vs SDE-GAN training",
                            "signature-kernel score better (abstract; rough Bergomi, forex, LOB data)",

@@ -304,7 +304,8 @@ def lightning_step(sizes: Sizes, device: torch.device, runs_dir: Path, extra: Se
     """``train/step_time`` of every step of a short ``sdegan-train experiment=ou_sde_gan`` run with the ``extra``
     overrides (the first step, which builds the Brownian source's caches and the optimiser state, is dropped)."""
     run_dir = runs_dir / "_".join([f"ou_sde_gan_{device.type}", *(item.replace("=", "_") for item in extra)])
-    overrides = ["experiment=ou_sde_gan", *extra, *sizes.lightning_overrides, f"trainer.max_steps={sizes.lightning_steps}",
+    overrides = ["experiment=ou_sde_gan", *extra, *sizes.lightning_overrides,
+                 f"trainer.max_steps={sizes.lightning_steps}",
                  "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false", "logger=csv",
                  "summary_samples=64", f"trainer={'gpu' if device.type == 'cuda' else 'cpu'}",
                  f"hydra.run.dir={run_dir}"]
