@@ -115,8 +115,7 @@ def main() -> None:
         paper=[PaperFigure("conditional vs unconditional step cost", "not reported",
                            f"{table.vs_unconditional.iloc[1]:.3g}x at m = {table.m.iloc[1]}, "
                            f"{table.vs_unconditional.iloc[2]:.3g}x at m = {table.m.iloc[2]}")],
-        notes=["The machine is shared with other jobs, so times are upper bounds rather than best cases.",
-               "m: generated paths per step (sde_sigker) or continuations per prefix (conditional); n: real paths; "
+        notes=["m: generated paths per step (sde_sigker) or continuations per prefix (conditional); n: real paths; "
                "prefix_length 0: the unconditional model (no prefix)."],
         plot=plot(table),
     )
