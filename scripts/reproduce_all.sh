@@ -21,8 +21,7 @@ export WANDB_MODE=${WANDB_MODE:-offline}
 # comparisons skip runs whose results already exist for the same composed config, so an interrupted
 # reproduction resumes where it stopped.
 jobs=${SDEGAN_JOBS:-2}
-times_file="$repo_root/outputs/reproduce_all_times.tsv"
-mkdir -p "$repo_root/outputs"
+times_file="$repo_root/results/reproduce_all_times.tsv"  # committed: the record of each sitting
 all_started=$SECONDS
 archive=../shared/data/PRSA2017_Data_20130301-20170228.zip  # relative to the checkout (the .md commands)
 reversible_heun_budget=(

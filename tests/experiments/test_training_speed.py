@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.experiments.results_files import check_results, load_experiment_module
@@ -43,6 +44,15 @@ def test_committed_training_speed_table_is_a_full_run_that_states_every_target()
     for batch in (1, 1024):
         assert re.search(rf"sdegan step / torchsde example step, batch {batch} \(issue 13 target\) \| <= [0-9.]+x \| "
                          r"[0-9.]+x \((met|not met)\)", markdown)
+
+
+def test_lightning_step_times_keep_full_batches_only():
+    full_batch_steps = load_experiment_module("training_speed").full_batch_steps
+    steps = np.arange(16)
+    # 6,554 train paths in batches of 1024: 6 full batches and one of 410 per epoch
+    assert full_batch_steps(steps, 6554, 1024).tolist() == [step % 7 != 6 for step in range(16)]
+    assert full_batch_steps(steps, 4096, 1024).all()
+    assert not full_batch_steps(np.arange(3), 100, 1024).any()  # every step is the remainder
 
 
 def _record(losses):
