@@ -398,7 +398,8 @@ def figures(ratio_table: pd.DataFrame, table: pd.DataFrame) -> list[PaperFigure]
         verdict = ("met" if seconds <= TARGET_LIGHTNING_STEP_S else "not met") if batch == PAPER_BATCH else \
             f"batch {batch}, not the paper's {PAPER_BATCH}: not assessed"
         measured = f"{seconds:.3g} s ({verdict})"
-        reference = table[(table.measurement == "training step") & (table.variant == REFERENCE) & (table.batch == batch)]
+        reference = table[(table.measurement == "training step") & (table.variant == REFERENCE)
+                          & (table.batch == batch)]
         if not reference.empty:
             reference_s = float(reference.time_ms_median.iloc[0]) / 1e3
             measured += (f"; {seconds / reference_s:.3g}x this run's torchsde example step at batch {batch} "
@@ -447,8 +448,8 @@ def main() -> None:
         budget=(f"{'quick mode' if args.quick else 'full size'}: batch sizes {list(sizes.batch_sizes)}, "
                 f"{sizes.length} observation times, {sizes.repeats} interleaved rounds x {sizes.steps} steps per "
                 f"variant and batch after {sizes.warm_up} warm-up steps; Brownian sources {sizes.brownian_repeats} "
-                f"rounds; {sizes.lightning_rounds} Lightning run(s) of {sizes.lightning_steps} steps per variant, alternating; "
-                f"{wall:.0f} s in all"),
+                f"rounds; {sizes.lightning_rounds} Lightning run(s) of {sizes.lightning_steps} steps per variant, "
+                f"alternating; {wall:.0f} s in all"),
         paper=figures(ratio_table, table),
         extra_tables=[("Ratios against the issue's targets", ratio_table),
                       ("Time per solver step", per_solver_step(table, sizes.length - 1))],
