@@ -333,7 +333,7 @@ def lightning_step(sizes: Sizes, device: torch.device, runs_dir: Path, extra: Se
     step_times = metrics["train/step_time"].to_numpy()[full_batch_steps(steps, len(datamodule.train_paths), batch)
                                                        & (steps > steps.min())]
     return pd.DataFrame(dict(measurement="lightning step (experiment=ou_sde_gan)",
-                             variant=" ".join(["sdegan-train", *extra]), batch=batch, run=run,
+                             variant=" ".join(["sdegan-train", *extra]), batch=batch,
                              repeat=range(len(step_times)), time_ms=1e3 * step_times))
 
 
