@@ -104,14 +104,18 @@ class Discriminator(nn.Module):
         check_paths(paths, channels=self.data_channels)
         return fill_missing(paths)
 
-    def score(self, coefficients: torch.Tensor, solve_options: SolveOptions) -> torch.Tensor:
+    def score(self, coefficients: torch.Tensor, solve_options: SolveOptions,
+              path_gradient_rows: Optional[int] = None) -> torch.Tensor:
         """Per-path score ``(batch,)`` from interpolation coefficients (differentiable in them).
 
-        ``solve_options``: the run's CDE spec for the index interval (or a solve-options dict)."""
+        ``solve_options``: the run's CDE spec for the index interval (or a solve-options dict).
+        ``path_gradient_rows``: only the first that many paths need gradients with respect to their coefficients
+        (the others must not require them; :meth:`sdegan.solvers.SolveSpec.solve`); ``None``: all."""
         path = torchcde.LinearInterpolation(coefficients)
         h0 = self.initial(coefficients[:, 0])
         ts = path.interval.to(coefficients.dtype)
-        hs = solve(solve_options, "cde", self.vector_field, h0, ts, path=path, path_coefficients=coefficients)
+        hs = solve(solve_options, "cde", self.vector_field, h0, ts, path=path, path_coefficients=coefficients,
+                   path_gradient_rows=path_gradient_rows)
         return self.readout(hs[-1]).squeeze(-1)
 
     def forward(self, paths: torch.Tensor, solve_options: SolveOptions) -> torch.Tensor:
@@ -123,13 +127,16 @@ class Discriminator(nn.Module):
     ) -> torch.Tensor:
         """``mean score(fake) - mean score(real)`` from ONE solve of the two batches concatenated (half the
         solver steps and operator launches of two solves; every path's score is the same as alone, up to the
-        round-off of batched products of another batch size)."""
+        round-off of batched products of another batch size). When the real coefficients do not require
+        gradients, the path gradients are formed for the generated rows only."""
         if fake_coefficients.shape[1:] != real_coefficients.shape[1:]:
             raise ConfigurationError(
                 f"generated and real paths must have the same length and channels to be scored together, got "
                 f"{tuple(fake_coefficients.shape)} and {tuple(real_coefficients.shape)}"
             )
-        scores = self.score(torch.cat([fake_coefficients, real_coefficients]), solve_options)
+        # Paths that are data need no path gradient: the reversible backward forms the generated paths' only.
+        gradient_rows = None if real_coefficients.requires_grad else fake_coefficients.size(0)
+        scores = self.score(torch.cat([fake_coefficients, real_coefficients]), solve_options, gradient_rows)
         fake_scores, real_scores = scores.split([fake_coefficients.size(0), real_coefficients.size(0)])
         return fake_scores.mean() - real_scores.mean()
 

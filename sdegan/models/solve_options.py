@@ -69,6 +69,7 @@ def solve(
     adjoint_params: Sequence[torch.Tensor] = (),
     path_coefficients: Optional[torch.Tensor] = None,
     per_path_times: bool = False,
+    path_gradient_rows: Optional[int] = None,
 ) -> torch.Tensor:
     """Solves at ``times`` with a run's spec or with an options dict (validated and gridded for this call).
 
@@ -82,6 +83,8 @@ def solve(
             steps of size at most ``dt``; the same steps as ``"divide"`` wherever ``dt`` divides).
         path_coefficients: the tensor a CDE's path was built from; the continuous adjoint of adaptive methods
             needs it listed to differentiate through the path.
+        path_gradient_rows: how many leading paths need gradients with respect to the path (``None``: all;
+            :meth:`sdegan.solvers.SolveSpec.solve`).
     """
     spec = options if isinstance(options, SolveSpec) else solve_spec(problem, options)
     on_fixed_grid = spec.grid is not None and spec.grid.has_output_times(times)
@@ -90,4 +93,5 @@ def solve(
     if (path_coefficients is not None and path_coefficients.requires_grad and spec.gradient == "adjoint"
             and spec.info.adaptive):
         adjoint_params = (*adjoint_params, path_coefficients)
-    return spec.solve(function, initial, path, ts=None if on_fixed_grid else times, adjoint_params=adjoint_params)
+    return spec.solve(function, initial, path, ts=None if on_fixed_grid else times, adjoint_params=adjoint_params,
+                      path_gradient_rows=path_gradient_rows)

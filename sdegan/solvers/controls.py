@@ -93,7 +93,8 @@ class StageDerivatives(StepControl):
         return StageDerivatives(tensor, self.index, self.negated)
 
     def gradient(self, stage_gradients: dict[float, Tensor]) -> Tensor:
-        total = torch.zeros_like(self.tensor)
+        first = next(iter(stage_gradients.values()))  # (batch, channels), or fewer rows (CDEVectorField)
+        total = first.new_zeros((self.tensor.size(0), *first.shape))
         for c, grad in stage_gradients.items():
             total[self._row(c)] += -grad if self.negated else grad
         return total

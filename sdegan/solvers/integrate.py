@@ -74,11 +74,15 @@ class _ReversibleSolve(torch.autograd.Function):
         num_path = ctx.num_path_tensors
         is_path = isinstance(control, PathControl)
         want_dx = is_path and any(ctx.needs_input_grad[5 : 5 + num_path])
+        # Only the leading rows of a batch whose path gradients are wanted (e.g. generated paths beside data).
+        rows = getattr(solver.vector_field, "path_gradient_rows", None) if want_dx else None
+        wanted = slice(None) if rows is None else slice(0, rows)
         if is_path:
             with torch.enable_grad() if want_dx else torch.no_grad():  # differentiated once the loop is done
-                differentiable_steps = control.evaluate()
-            control.steps = differentiable_steps.detach()
-        path_grads = torch.zeros_like(control.steps) if want_dx else None
+                steps = control.evaluate()
+                differentiable_steps = steps[..., wanted, :]
+            control.steps = steps.detach()
+        path_grads = torch.zeros_like(differentiable_steps) if want_dx else None
 
         times = grid.times_on(grad_outputs.dtype, grad_outputs.device).unbind(0)
         output_grads = dict(zip(grid.output_steps, grad_outputs.unbind(0)))
@@ -89,7 +93,7 @@ class _ReversibleSolve(torch.autograd.Function):
                     times[n], times[n + 1], grid.step_size(n), carry, control.increment(n), want_dx
                 )
                 if want_dx:
-                    path_grads[n] = dx_grad
+                    path_grads[n] = dx_grad[..., wanted, :]
                 if n in output_grads:
                     carry.adjoint_y = carry.adjoint_y + output_grads[n]
             grad_y0 = solver.backward_finish(carry)

@@ -146,6 +146,7 @@ class SolveSpec:
         ts: Optional[Tensor] = None,
         brownian: Any = None,
         adjoint_params: Sequence[Tensor] = (),
+        path_gradient_rows: Optional[int] = None,
     ) -> Tensor:
         """Solves the problem from ``initial`` at the spec's times (or at ``ts``).
 
@@ -157,6 +158,10 @@ class SolveSpec:
             ts: output times other than the spec's fixed ones (their grid is built for this solve).
             brownian: a Brownian object for this SDE solve (overrides the spec's).
             adjoint_params: tensors the vector field uses that are not its parameters but need gradients.
+            path_gradient_rows: CDEs only: how many leading paths of the batch need gradients with respect to
+                the path; the others' path gradients are not formed by the reversible backward pass (they come
+                back as zero). Only for rows whose coefficients do not require gradients, e.g. data scored in the
+                same solve as generated paths. ``None``: every path's.
 
         Returns:
             The solution at the output times, ``(len(ts), *initial.shape)``.
@@ -172,8 +177,11 @@ class SolveSpec:
                 raise ConfigurationError("A CDE solve needs the control path: solve(func, z0, path).")
             if initial.dim() != 2:
                 raise ConfigurationError(f"z0 must have shape (batch, hidden), got {tuple(initial.shape)}.")
-            return self.backend.solve_cde(self, CDEVectorField(function, adjoint_params), initial, path, grid,
-                                          adjoint_params)
+            if path_gradient_rows is not None and not 0 <= path_gradient_rows <= initial.size(0):
+                raise ConfigurationError(f"path_gradient_rows must be between 0 and the batch size "
+                                         f"{initial.size(0)}, got {path_gradient_rows}.")
+            field = CDEVectorField(function, adjoint_params, path_gradient_rows)
+            return self.backend.solve_cde(self, field, initial, path, grid, adjoint_params)
         return self.backend.solve_ode(self, ODEVectorField(function, adjoint_params), initial, grid, adjoint_params)
 
     def _solve_sde(self, field: SDEVectorField, y0: Tensor, grid: StepGrid, brownian: Any) -> Tensor:

@@ -326,11 +326,18 @@ class SDEVectorField(ControlledVectorField):
 class CDEVectorField(ControlledVectorField):
     """A neural CDE vector field ``func(t, z) -> (batch, hidden, channels)``, driven by a path: ``dz = func dX``."""
 
-    def __init__(self, func: nn.Module, extra_parameters: Sequence[Tensor] = ()):
+    def __init__(self, func: nn.Module, extra_parameters: Sequence[Tensor] = (),
+                 path_gradient_rows: Optional[int] = None):
         self.func = func
         self.parameters = _trainable(func, extra_parameters)
         self._hand_evaluator, self._extra_count = _hand_evaluator(func, self.parameters)
         self._matrix_products = _MatrixControlProducts()
+        self.path_gradient_rows = path_gradient_rows
+
+    path_gradient_rows: Optional[int]
+    """The number of leading paths of the batch whose control gradients are wanted (``None``: all): the
+    vector-Jacobian products with respect to the control (:meth:`control_product_adjoint_dx`) are formed for
+    those rows only, shape ``(rows, channels)``."""
 
     term_names = ("f", "func(t, z)")
     shape_meaning = "batch, hidden, path channels"
@@ -365,6 +372,9 @@ class CDEVectorField(ControlledVectorField):
         return self._matrix_products.add_adjoint_g(base, adjoint, dx, scale)
 
     def control_product_adjoint_dx(self, adjoint: Tensor, g: Tensor) -> Tensor:
+        rows = self.path_gradient_rows
+        if rows is not None:
+            adjoint, g = adjoint[:rows], g[:rows]
         return _matrix_product_adjoint_dx(adjoint, g)
 
 

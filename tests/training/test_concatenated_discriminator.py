@@ -51,3 +51,20 @@ def test_paths_of_different_lengths_are_refused():
     options = {"method": "reversible_heun", "gradient": "reversible", "dt": 1.0}
     with pytest.raises(ConfigurationError, match="same length"):
         discriminator.wasserstein(_paths(2, 0), _paths(2, 1)[:, :4], options)
+
+
+def test_real_paths_that_require_gradients_get_them():
+    """The generated rows alone get path gradients only when the real ones need none."""
+    torch.manual_seed(0)
+    discriminator = Discriminator(2, hidden_size=8, width=8).double()
+    options = {"method": "reversible_heun", "gradient": "reversible", "dt": 0.5}
+    fake, real = _paths(3, seed=2), _paths(4, seed=1)
+    real[0, 2, 1] = 0.5  # no missing value: the gradient reaches every entry
+    fake_leaf, real_leaf = fake.clone().requires_grad_(True), real.clone().requires_grad_(True)
+    together = torch.autograd.grad(discriminator.wasserstein(fake_leaf, real_leaf, options), [fake_leaf, real_leaf])
+    separate = torch.autograd.grad(
+        discriminator(fake_leaf, options).mean() - discriminator(real_leaf, options).mean(), [fake_leaf, real_leaf]
+    )
+    assert together[1].abs().amax() > 0
+    for got, expected in zip(together, separate):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-13)
