@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torchcde
@@ -11,7 +11,7 @@ from torch import nn
 
 from sdegan.errors import ConfigurationError
 from sdegan.models.mlp_vjp import (
-    hooks_allow_hand_path, mlp_forward_with_vjp, run_forward_hooks, state_adjoint, supports_hand_vjp, time_state,
+    TimeStateNetworks, hooks_allow_hand_path, run_forward_hooks, supports_hand_vjp, time_state,
 )
 from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.paths import check_paths, fill_missing
@@ -46,28 +46,45 @@ class DiscriminatorVectorField(nn.Module):
         out = self.net(time_state(t, h))
         return out.view(h.size(0), self.hidden_size, self.path_channels)
 
-    def vjp_evaluator(self) -> Optional[Callable[[torch.Tensor, torch.Tensor], tuple[
-        torch.Tensor, Callable[[torch.Tensor], tuple[torch.Tensor, list[torch.Tensor]]]
-    ]]]:
-        """A function ``(t, h) -> (value, pullback)``: :meth:`forward` without autograd, and its hand-written
-        pullback ``adjoint of the value -> (adjoint of h, adjoints of self.parameters())``; ``None`` when the
-        network is not one :func:`sdegan.models.mlp_vjp.supports_hand_vjp` handles (then use autograd). Asked once
-        per solve."""
+    def vjp_evaluator(self) -> Optional["DiscriminatorFieldEvaluator"]:
+        """:meth:`forward` without autograd and with its hand-written pullback (a
+        :class:`sdegan.solvers.vector_fields.HandEvaluator`); ``None`` when the network is not one
+        :func:`sdegan.models.mlp_vjp.supports_hand_vjp` handles (then use autograd). Asked once per solve."""
         if not (supports_hand_vjp(self.net) and hooks_allow_hand_path(self)):
             return None
+        return DiscriminatorFieldEvaluator(self)
 
-        def forward_with_vjp(t: torch.Tensor, h: torch.Tensor):
-            out, net_pullback = mlp_forward_with_vjp(self.net, time_state(t, h))
-            value = out.view(h.size(0), self.hidden_size, self.path_channels)
-            run_forward_hooks(self, (t, h), value)  # as self(t, h) would (e.g. evaluation counters)
 
-            def pullback(adjoint: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-                adjoint_th, grads = net_pullback(adjoint.reshape(adjoint.size(0), -1))
-                return state_adjoint(adjoint_th), grads
+class DiscriminatorFieldEvaluator:
+    """A :class:`DiscriminatorVectorField` through :class:`TimeStateNetworks`, prepared at the first evaluation
+    of the solve; runs the field's own forward hooks as ``field(t, h)`` would (e.g. evaluation counters)."""
 
-            return value, pullback
+    def __init__(self, field: DiscriminatorVectorField):
+        self.field = field
+        self._networks: Optional[TimeStateNetworks] = None
 
-        return forward_with_vjp
+    def _prepared(self) -> TimeStateNetworks:
+        if self._networks is None:
+            self._networks = TimeStateNetworks([self.field.net])
+        return self._networks
+
+    def _as_matrix(self, t: torch.Tensor, h: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        value = output.view(h.size(0), self.field.hidden_size, self.field.path_channels)
+        run_forward_hooks(self.field, lambda: (t, h), value)
+        return value
+
+    def value(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The field's ``(batch, hidden, channels)`` matrix at ``(t, h)``."""
+        return self._as_matrix(t, h, self._prepared().value(t, h)[0])
+
+    def value_with_vjp(self, t: torch.Tensor, h: torch.Tensor):
+        """The matrix and the pullback ``its adjoint -> (adjoint of h, adjoints of the field's parameters)``."""
+        (output,), pullback = self._prepared().value_with_vjp(t, h)
+
+        def matrix_pullback(adjoint: torch.Tensor):
+            return pullback((adjoint.reshape(adjoint.size(0), -1),))
+
+        return self._as_matrix(t, h, output), matrix_pullback
 
 
 class Discriminator(nn.Module):

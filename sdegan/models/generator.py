@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
-from sdegan.models.mlp_vjp import mlp_forward_with_vjp, state_adjoint, supports_hand_vjp, time_state
+from sdegan.models.mlp_vjp import TimeStateNetworks, supports_hand_vjp, time_state
 from sdegan.models.solve_options import SolveOptions, solve
 from sdegan.nn import MLP
 from sdegan.paths import read_at_positions, union_of_times
 
-__all__ = ["Generator", "GeneratorVectorField", "solve_paths"]
+__all__ = ["Generator", "GeneratorEvaluator", "GeneratorVectorField", "solve_paths"]
 
 
 class GeneratorVectorField(nn.Module):
@@ -46,38 +46,46 @@ class GeneratorVectorField(nn.Module):
         diffusion = self.diffusion(tx).view(x.size(0), self.hidden_size, self.brownian_size)
         return self.drift(tx), diffusion
 
-    def vjp_evaluator(self) -> Optional[Callable[[torch.Tensor, torch.Tensor], tuple[
-        tuple[torch.Tensor, torch.Tensor],
-        Callable[[Optional[torch.Tensor], Optional[torch.Tensor]],
-                 tuple[Optional[torch.Tensor], list[Optional[torch.Tensor]]]],
-    ]]]:
-        """A function ``(t, x) -> ((f, g), pullback)``: :meth:`f_and_g` without autograd, and its hand-written
-        pullback ``(adjoint f, adjoint g) -> (adjoint x, adjoints of self.parameters())`` (``None`` adjoints count
-        as zero); ``None`` when the networks are not ones :func:`sdegan.models.mlp_vjp.supports_hand_vjp` handles
-        (then use autograd). Asked once per solve."""
+    def vjp_evaluator(self) -> Optional["GeneratorEvaluator"]:
+        """:meth:`f_and_g` without autograd and with its hand-written pullback (a
+        :class:`sdegan.solvers.vector_fields.HandEvaluator`); ``None`` when the networks are not ones
+        :func:`sdegan.models.mlp_vjp.supports_hand_vjp` handles (then use autograd). Asked once per solve."""
         if not (supports_hand_vjp(self.drift) and supports_hand_vjp(self.diffusion)):
             return None
-        drift_count = len(list(self.drift.parameters()))
-        diffusion_count = len(list(self.diffusion.parameters()))
+        return GeneratorEvaluator(self)
 
-        def f_and_g_with_vjp(t: torch.Tensor, x: torch.Tensor):
-            tx = time_state(t, x)
-            drift, drift_pullback = mlp_forward_with_vjp(self.drift, tx)
-            diffusion, diffusion_pullback = mlp_forward_with_vjp(self.diffusion, tx)
 
-            def pullback(adjoint_f: Optional[torch.Tensor], adjoint_g: Optional[torch.Tensor]):
-                adjoint_tx, grads = None, [None] * drift_count
-                if adjoint_f is not None:
-                    adjoint_tx, grads = drift_pullback(adjoint_f)
-                if adjoint_g is None:
-                    return state_adjoint(adjoint_tx), grads + [None] * diffusion_count
-                adjoint_tx_g, diffusion_grads = diffusion_pullback(adjoint_g.reshape(adjoint_g.size(0), -1))
-                adjoint_tx = adjoint_tx_g if adjoint_tx is None else adjoint_tx + adjoint_tx_g
-                return state_adjoint(adjoint_tx), grads + diffusion_grads
+class GeneratorEvaluator:
+    """``(f, g)`` of a :class:`GeneratorVectorField` through :class:`TimeStateNetworks` (drift and diffusion
+    sharing their first matrix product), prepared at the first evaluation of the solve."""
 
-            return (drift, diffusion.view(x.size(0), self.hidden_size, self.brownian_size)), pullback
+    def __init__(self, field: GeneratorVectorField):
+        self.field = field
+        self._networks: Optional[TimeStateNetworks] = None
 
-        return f_and_g_with_vjp
+    def _prepared(self) -> TimeStateNetworks:
+        if self._networks is None:
+            self._networks = TimeStateNetworks([self.field.drift, self.field.diffusion])
+        return self._networks
+
+    def _as_f_and_g(self, outputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        drift, diffusion = outputs
+        return drift, diffusion.view(drift.size(0), self.field.hidden_size, self.field.brownian_size)
+
+    def value(self, t: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(f, g)`` at ``(t, x)``."""
+        return self._as_f_and_g(self._prepared().value(t, x))
+
+    def value_with_vjp(self, t: torch.Tensor, x: torch.Tensor):
+        """``(f, g)`` and the pullback ``(adjoint f, adjoint g) -> (adjoint x, adjoints of the field's
+        parameters)``."""
+        outputs, pullback = self._prepared().value_with_vjp(t, x)
+
+        def f_and_g_pullback(adjoint_f: Optional[torch.Tensor], adjoint_g: Optional[torch.Tensor]):
+            flat_g = None if adjoint_g is None else adjoint_g.reshape(adjoint_g.size(0), -1)
+            return pullback((adjoint_f, flat_g))
+
+        return self._as_f_and_g(outputs), f_and_g_pullback
 
 
 class Generator(nn.Module):

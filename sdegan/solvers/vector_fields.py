@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import functools
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Protocol, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,21 @@ from sdegan.errors import ConfigurationError
 Evaluation = tuple[Optional[Tensor], Optional[Tensor]]
 Pullback = Callable[[Evaluation], tuple[Optional[Tensor], Sequence[Optional[Tensor]]]]
 """Adjoints of an evaluation ``(f, g)`` (``None``: zero) -> (adjoint of the state, adjoints of the parameters)."""
+
+
+
+class HandEvaluator(Protocol):
+    """What a vector-field module's ``vjp_evaluator()`` returns: its output without autograd, alone or with a
+    hand-written pullback ``adjoint(s) of the output -> (adjoint of the state, adjoints of the module's
+    parameters())`` (``None`` adjoints count as zero). An SDE module's output is ``(f, g)`` and its pullback takes
+    ``(adjoint_f, adjoint_g)``; a CDE vector field's output is its matrix and its pullback takes its adjoint."""
+
+    def value(self, t: Tensor, y: Tensor) -> object:
+        """The module's output at ``(t, y)``."""
+
+    def value_with_vjp(self, t: Tensor, y: Tensor) -> tuple[object, Callable]:
+        """The module's output at ``(t, y)`` and its pullback."""
+
 
 NOISE_TYPES = ("general", "diagonal", "scalar", "additive")
 SDE_TYPES = ("stratonovich", "ito")
@@ -41,8 +56,13 @@ class ControlledVectorField(abc.ABC):
 
     def evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         """Returns ``(f(t, y), g(t, y))``; either may be ``None``. The first evaluation after
-        :meth:`expect_shapes` checks the shapes (once per solve)."""
-        evaluation = self._evaluate(t, y)
+        :meth:`expect_shapes` checks the shapes (once per solve). Without autograd (e.g. a reversible forward
+        solve), the network's hand-written evaluation is used where its module offers one (see
+        :meth:`evaluate_with_vjp`)."""
+        if self._hand_evaluator is not None and not torch.is_grad_enabled():
+            evaluation = self._hand_evaluate(t, y)
+        else:
+            evaluation = self._evaluate(t, y)
         if self._expected is not None:
             self._check_shapes(evaluation)
         return evaluation
@@ -55,10 +75,11 @@ class ControlledVectorField(abc.ABC):
         """:meth:`evaluate` and its vector-Jacobian product with respect to ``y`` and :attr:`parameters`.
 
         Uses the network's hand-written pullback where its module offers one (a method ``vjp_evaluator()``
-        returning ``(t, y) -> (its output, pullback)``, or ``None``; asked once per field, i.e. per solve), with
-        no autograd graph and the same numbers; otherwise records the evaluation with autograd. A module that
-        offers one promises that its output depends on ``t``, the state and its own parameters only: tensors
-        passed as extra ``adjoint_params`` get no gradient through it.
+        returning a :class:`HandEvaluator`, or ``None``; asked once per field, i.e. per solve), with no autograd
+        graph and the same numbers up to round-off; otherwise records the evaluation with autograd. A module that
+        offers one promises that its output depends on ``t``, the state and its own parameters only (tensors
+        passed as extra ``adjoint_params`` get no gradient through it), and that its parameters do not change
+        during the solve.
         """
         if self._hand_evaluator is not None:
             evaluation, pullback = self._hand_evaluate_with_vjp(t, y)
@@ -79,7 +100,11 @@ class ControlledVectorField(abc.ABC):
 
         return evaluation, pullback
 
-    _hand_evaluator: Optional[Callable] = None  # the module's (t, y) -> (output, pullback), if it offers one
+    _hand_evaluator: Optional["HandEvaluator"] = None  # the module's, if it offers one
+
+    def _hand_evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+        """The evaluation from :attr:`_hand_evaluator` (in this field's terms)."""
+        raise NotImplementedError
 
     def _hand_evaluate_with_vjp(self, t: Tensor, y: Tensor) -> tuple[Evaluation, Pullback]:
         """The evaluation and pullback from :attr:`_hand_evaluator` (in this field's terms)."""
@@ -293,8 +318,11 @@ class SDEVectorField(ControlledVectorField):
             f, g = self.sde.f(t, y), self.sde.g(t, y)
         return f, g
 
+    def _hand_evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+        return self._hand_evaluator.value(t, y)
+
     def _hand_evaluate_with_vjp(self, t: Tensor, y: Tensor) -> tuple[Evaluation, Pullback]:
-        evaluation, pullback = self._hand_evaluator(t, y)
+        evaluation, pullback = self._hand_evaluator.value_with_vjp(t, y)
         extra = (None,) * self._extra_count
 
         def field_pullback(adjoint: Evaluation) -> tuple[Optional[Tensor], Sequence[Optional[Tensor]]]:
@@ -349,8 +377,11 @@ class CDEVectorField(ControlledVectorField):
     def _evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
         return None, self.func(t, y)
 
+    def _hand_evaluate(self, t: Tensor, y: Tensor) -> Evaluation:
+        return None, self._hand_evaluator.value(t, y)
+
     def _hand_evaluate_with_vjp(self, t: Tensor, y: Tensor) -> tuple[Evaluation, Pullback]:
-        value, pullback = self._hand_evaluator(t, y)
+        value, pullback = self._hand_evaluator.value_with_vjp(t, y)
         extra = (None,) * self._extra_count
 
         def field_pullback(adjoint: Evaluation) -> tuple[Optional[Tensor], Sequence[Optional[Tensor]]]:
@@ -409,8 +440,8 @@ class ODEVectorField(ControlledVectorField):
         raise TypeError("An ODE has no control.")
 
 
-def _hand_evaluator(module: object, parameters: tuple[Tensor, ...]) -> tuple[Optional[Callable], int]:
-    """The module's hand-written ``(t, y) -> (output, pullback)`` (``module.vjp_evaluator()``) where it offers one
+def _hand_evaluator(module: object, parameters: tuple[Tensor, ...]) -> tuple[Optional[HandEvaluator], int]:
+    """The module's hand-written :class:`HandEvaluator` (``module.vjp_evaluator()``) where it offers one
     and its parameters, all trainable, come first in ``parameters``; with the number of extra tensors after them."""
     offer = getattr(module, "vjp_evaluator", None)
     if offer is None or not isinstance(module, nn.Module):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sdegan.models import Discriminator, Generator
-from sdegan.models.mlp_vjp import mlp_forward_with_vjp, supports_hand_vjp
+from sdegan.models.mlp_vjp import TimeStateNetworks, supports_hand_vjp, time_state
 from sdegan.nn import MLP
 from sdegan.solvers import vector_fields
 from sdegan.training.instrumentation import EvaluationCounter
@@ -17,46 +17,83 @@ def _assert_equal_to_round_off(actual, expected):
     assert torch.allclose(actual, expected, rtol=1e-12, atol=1e-14), (actual - expected).abs().max()
 
 
+def _autograd_reference(mlps, t, x, adjoints):
+    """The networks' outputs on ``[t, x]`` and autograd's gradients of ``sum <adjoint, output>``."""
+    x = x.detach().requires_grad_(True)
+    outputs = [mlp(time_state(t, x)) for mlp in mlps]
+    parameters = [p for mlp in mlps for p in mlp.parameters()]
+    pairs = [(output, adjoint) for output, adjoint in zip(outputs, adjoints) if adjoint is not None]
+    grads = torch.autograd.grad([o for o, _ in pairs], (x, *parameters), [a for _, a in pairs], allow_unused=True)
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip((x, *parameters), grads)]
+    return [output.detach() for output in outputs], grads[0], grads[1:]
+
+
 @pytest.mark.parametrize("activation", ["lipswish", "tanh"])
 @pytest.mark.parametrize("depth", [0, 1, 2])
 @pytest.mark.parametrize("final_tanh", [False, True])
-def test_mlp_pullback_equals_autograd(activation, depth, final_tanh):
+@pytest.mark.parametrize("networks", [1, 2])
+def test_networks_and_pullback_equal_autograd(activation, depth, final_tanh, networks):
     torch.manual_seed(0)
-    mlp = MLP(5, 7, 6, depth, activation, final_tanh=final_tanh).double()
-    assert supports_hand_vjp(mlp)
-    x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
-    adjoint = torch.randn(4, 7, dtype=torch.float64)
-    value, pullback = mlp_forward_with_vjp(mlp, x)
-    assert not value.requires_grad  # no graph recorded
-    adjoint_x, grads = pullback(adjoint)
-    expected_value = mlp(x)
-    expected = torch.autograd.grad(expected_value, (x, *mlp.parameters()), adjoint)
-    _assert_equal_to_round_off(value, expected_value.detach())
-    _assert_equal_to_round_off(adjoint_x, expected[0])
-    assert len(grads) == len(expected) - 1
-    for grad, want in zip(grads, expected[1:]):
+    mlps = [MLP(6, 7 + 2 * i, 6, depth, activation, final_tanh=final_tanh).double() for i in range(networks)]
+    assert all(supports_hand_vjp(mlp) for mlp in mlps)
+    t, x = torch.tensor(0.7, dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64)
+    adjoints = [torch.randn(4, 7 + 2 * i, dtype=torch.float64) for i in range(networks)]
+    prepared = TimeStateNetworks(mlps)
+    values, pullback = prepared.value_with_vjp(t, x)
+    assert not any(value.requires_grad for value in values)  # no graph recorded
+    expected_values, expected_x, expected_params = _autograd_reference(mlps, t, x, adjoints)
+    adjoint_x, grads = pullback(adjoints)
+    for value, alone, expected in zip(values, prepared.value(t, x), expected_values):
+        _assert_equal_to_round_off(value, expected)
+        _assert_equal_to_round_off(alone, expected)
+    _assert_equal_to_round_off(adjoint_x, expected_x)
+    assert len(grads) == len(expected_params)
+    for grad, want in zip(grads, expected_params):
         _assert_equal_to_round_off(grad, want)
 
 
-def test_mlp_pullback_is_the_jacobian_transpose():
+def test_networks_of_different_shapes_and_missing_adjoints():
+    """No activation shared after the first layer (depth 0 with tanh beside depth 1), one adjoint None (zero)."""
+    torch.manual_seed(2)
+    mlps = [MLP(4, 3, 5, 0, "lipswish", final_tanh=True).double(), MLP(4, 2, 5, 1, "lipswish").double()]
+    t, x = torch.tensor(-1.5, dtype=torch.float64), torch.randn(3, 3, dtype=torch.float64)
+    prepared = TimeStateNetworks(mlps)
+    values, pullback = prepared.value_with_vjp(t, x)
+    for adjoints in ([torch.randn(3, 3, dtype=torch.float64), None], [None, torch.randn(3, 2, dtype=torch.float64)]):
+        expected_values, expected_x, expected_params = _autograd_reference(mlps, t, x, adjoints)
+        adjoint_x, grads = pullback(adjoints)
+        _assert_equal_to_round_off(adjoint_x, expected_x)
+        for grad, want in zip(grads, expected_params):
+            if grad is None:  # a network without adjoint: its later layers get none
+                assert not want.abs().any()
+            else:
+                _assert_equal_to_round_off(grad, want)
+    for value, expected in zip(values, expected_values):
+        _assert_equal_to_round_off(value, expected)
+    assert pullback([None, None]) == (None, [None] * 6)
+
+
+def test_pullback_is_the_jacobian_transpose():
     torch.manual_seed(1)
     mlp = MLP(3, 2, 4, 1, "lipswish", final_tanh=True).double()
-    x = torch.randn(1, 3, dtype=torch.float64)
-    jacobian = torch.autograd.functional.jacobian(lambda inp: mlp(inp), x).reshape(2, 3)
-    _, pullback = mlp_forward_with_vjp(mlp, x)
+    t, x = torch.tensor(0.25, dtype=torch.float64), torch.randn(1, 2, dtype=torch.float64)
+    jacobian = torch.autograd.functional.jacobian(lambda inp: mlp(time_state(t, inp)), x).reshape(2, 2)
+    _, pullback = TimeStateNetworks([mlp]).value_with_vjp(t, x)
     for row in range(2):
         adjoint = torch.zeros(1, 2, dtype=torch.float64)
         adjoint[0, row] = 1.0
-        _assert_equal_to_round_off(pullback(adjoint)[0][0], jacobian[row])
+        _assert_equal_to_round_off(pullback([adjoint])[0][0], jacobian[row])
 
 
 def test_hooks_the_hand_path_cannot_run_make_it_fall_back():
     mlp = MLP(3, 2, 4, 1, "lipswish")
     calls = []
-    mlp.register_forward_hook(lambda module, args, output: calls.append(output))
+    mlp.register_forward_hook(lambda module, args, output: calls.append((args, output)))
     assert supports_hand_vjp(mlp)
-    value, _ = mlp_forward_with_vjp(mlp, torch.randn(2, 3))
-    assert len(calls) == 1 and calls[0] is value
+    t, x = torch.tensor(0.5), torch.randn(2, 2)
+    (value,) = TimeStateNetworks([mlp]).value(t, x)
+    assert len(calls) == 1 and calls[0][1] is value
+    assert torch.equal(calls[0][0][0], time_state(t, x))  # a hook that reads its input gets [t, x]
     mlp.register_forward_pre_hook(lambda module, args: None)
     assert not supports_hand_vjp(mlp)
     inner = MLP(3, 2, 4, 1, "lipswish")
@@ -65,7 +102,7 @@ def test_hooks_the_hand_path_cannot_run_make_it_fall_back():
     replacing = MLP(3, 2, 4, 1, "lipswish")
     replacing.register_forward_hook(lambda module, args, output: output * 2)
     with pytest.raises(RuntimeError, match="replaces its output"):
-        mlp_forward_with_vjp(replacing, torch.randn(2, 3))
+        TimeStateNetworks([replacing]).value(t, x)
 
 
 def test_unsupported_networks_fall_back_to_autograd():
