@@ -113,19 +113,23 @@ def _layer_program(layers: Sequence[nn.Module], scale: float) -> list:
     return program
 
 
-def _run(program: list, value: Tensor, saved: Optional[list]) -> Tensor:
-    """Applies ``program`` to ``value``; appends what the pullback needs to ``saved`` (if given)."""
+def _run(program: list, value: Tensor, saved: Optional[list], fresh: bool = False) -> Tensor:
+    """Applies ``program`` to ``value``; appends what the pullback needs to ``saved`` (if given). Activations
+    overwrite a tensor made here (or ``value`` when ``fresh``: no one else holds it) unless the pullback keeps
+    their input, so the features stay in one buffer, hot in cache."""
     for step in program:
         if isinstance(step, _Linear):
             if saved is not None:
                 saved.append(value)
-            value = torch.addmm(step.bias, value, step.weight_t)
+            value, fresh = torch.addmm(step.bias, value, step.weight_t), True
         elif step == "silu":
             if saved is not None:
                 saved.append(value)
-            value = functional.silu(value)
+                value, fresh = functional.silu(value), True
+            else:
+                value, fresh = functional.silu(value, inplace=fresh), True
         else:
-            value = torch.tanh(value)
+            value, fresh = (value.tanh_() if fresh else torch.tanh(value)), True
             if saved is not None:
                 saved.append(value)
     return value
@@ -173,13 +177,15 @@ class TimeStateNetworks:
         with torch.no_grad():
             self.programs = [_layer_program(list(mlp.net)[rest:], scale) for mlp in self.mlps]
         self.hooked = [mlp for mlp in self.mlps if mlp._forward_hooks]
+        self.later_parameter_counts = [2 * sum(isinstance(step, _Linear) for step in program)
+                                       for program in self.programs]
 
     def _first_layer(self, t: Tensor, x: Tensor) -> Tensor:
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         return torch.addmm(torch.addcmul(self.bias, self.time_weight, t), x, self.state_weight_t)
 
     def _split(self, features: Tensor) -> Sequence[Tensor]:
-        return features.split(self.widths, dim=1) if len(self.widths) > 1 else (features,)
+        return features.split_with_sizes(self.widths, dim=1) if len(self.widths) > 1 else (features,)
 
     def _run_hooks(self, t: Tensor, x: Tensor, outputs: Sequence[Tensor]) -> None:
         for mlp in self.hooked:
@@ -187,7 +193,7 @@ class TimeStateNetworks:
 
     def value(self, t: Tensor, x: Tensor) -> list[Tensor]:
         """The outputs of the networks at ``[t, x]`` (no autograd graph), in order."""
-        features = _run(self.shared, self._first_layer(t, x), None)
+        features = _run(self.shared, self._first_layer(t, x), None, fresh=True)
         outputs = [_run(program, part, None) for program, part in zip(self.programs, self._split(features))]
         self._run_hooks(t, x, outputs)
         return outputs
@@ -197,22 +203,22 @@ class TimeStateNetworks:
         every network's parameters, the networks in order, each in the order of its parameters())``."""
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         shared_saved: list[Tensor] = []
-        features = _run(self.shared, self._first_layer(t, x), shared_saved)
+        features = _run(self.shared, self._first_layer(t, x), shared_saved, fresh=True)
         saved: list[list[Tensor]] = [[] for _ in self.programs]
         outputs = [_run(program, part, kept)
                    for program, part, kept in zip(self.programs, self._split(features), saved)]
         self._run_hooks(t, x, outputs)
-        counts = [2 * sum(isinstance(step, _Linear) for step in program) for program in self.programs]
 
         def pullback(adjoints: Sequence[Optional[Tensor]]) -> tuple[Optional[Tensor], list[Optional[Tensor]]]:
+            counts = self.later_parameter_counts
             if all(adjoint is None for adjoint in adjoints):
-                return None, [None] * (sum(counts) + 2 * len(self.programs))
+                return None, [None] * (sum(counts) + 2 * len(counts))
             parts, later_grads = [], []
-            for program, kept, adjoint, part in zip(self.programs, saved, adjoints, self._split(features)):
+            for program, kept, adjoint, width, count in zip(self.programs, saved, adjoints, self.widths, counts):
                 grads: list = []
                 if adjoint is None:
-                    parts.append(torch.zeros_like(part))
-                    grads = [None] * (2 * sum(isinstance(step, _Linear) for step in program))
+                    parts.append(x.new_zeros((x.size(0), width)))
+                    grads = [None] * count
                 else:
                     parts.append(_pull_back(program, kept, adjoint, grads))
                     grads.reverse()  # weight, bias per layer, first layer after the shared part first
@@ -229,4 +235,4 @@ class TimeStateNetworks:
         return outputs, pullback
 
     def _split_rows(self, tensor: Tensor) -> Sequence[Tensor]:
-        return tensor.split(self.widths, dim=0) if len(self.widths) > 1 else (tensor,)
+        return tensor.split_with_sizes(self.widths, dim=0) if len(self.widths) > 1 else (tensor,)
