@@ -160,3 +160,26 @@ def test_reversible_solves_give_autograds_gradients(monkeypatch, activation, bat
     _assert_equal_to_round_off(hand_path_grad, path_grad)
     for hand_grad, grad in zip(hand_grads, grads):
         _assert_equal_to_round_off(hand_grad, grad)
+
+
+def test_evaluations_without_autograd_take_the_prepared_path(monkeypatch):
+    """A reversible forward solve (no autograd) evaluates through TimeStateNetworks, not the modules, with the
+    modules' numbers; with autograd on, the modules run (their graph is needed)."""
+    torch.manual_seed(0)
+    generator, discriminator = Generator(1).double(), Discriminator(1).double()
+    sde_field = vector_fields.SDEVectorField(generator.vector_field)
+    cde_field = vector_fields.CDEVectorField(discriminator.vector_field)
+    t, x = torch.tensor(2.0, dtype=torch.float64), torch.randn(3, 16, dtype=torch.float64)
+    with torch.enable_grad():
+        expected = [*sde_field.evaluate(t, x), cde_field.evaluate(t, x)[1]]
+    module_calls = []
+    original = MLP.forward
+    monkeypatch.setattr(MLP, "forward", lambda self, inp: module_calls.append(self) or original(self, inp))
+    with torch.no_grad():
+        prepared = [*sde_field.evaluate(t, x), cde_field.evaluate(t, x)[1]]
+    assert module_calls == []
+    for value, want in zip(prepared, expected):
+        _assert_equal_to_round_off(value, want.detach())
+    with torch.enable_grad():
+        sde_field.evaluate(t, x)
+    assert len(module_calls) == 2
