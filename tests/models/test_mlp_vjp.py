@@ -42,7 +42,9 @@ def test_networks_and_pullback_equal_autograd(activation, depth, final_tanh, net
     values, pullback = prepared.value_with_vjp(t, x)
     assert not any(value.requires_grad for value in values)  # no graph recorded
     expected_values, expected_x, expected_params = _autograd_reference(mlps, t, x, adjoints)
+    given = [adjoint.clone() for adjoint in adjoints]
     adjoint_x, grads = pullback(adjoints)
+    assert all(torch.equal(a, b) for a, b in zip(adjoints, given))  # the caller's adjoints are not written to
     for value, alone, expected in zip(values, prepared.value(t, x), expected_values):
         _assert_equal_to_round_off(value, expected)
         _assert_equal_to_round_off(alone, expected)
