@@ -56,17 +56,12 @@ class DiscriminatorVectorField(nn.Module):
 
 
 class DiscriminatorFieldEvaluator:
-    """A :class:`DiscriminatorVectorField` through :class:`TimeStateNetworks`, prepared at the first evaluation
-    of the solve; runs the field's own forward hooks as ``field(t, h)`` would (e.g. evaluation counters)."""
+    """A :class:`DiscriminatorVectorField` through :class:`TimeStateNetworks`, prepared when built, i.e. once per
+    solve; runs the field's own forward hooks as ``field(t, h)`` would (e.g. evaluation counters)."""
 
     def __init__(self, field: DiscriminatorVectorField):
         self.field = field
-        self._networks: Optional[TimeStateNetworks] = None
-
-    def _prepared(self) -> TimeStateNetworks:
-        if self._networks is None:
-            self._networks = TimeStateNetworks([self.field.net])
-        return self._networks
+        self.networks = TimeStateNetworks([field.net])
 
     def _as_matrix(self, t: torch.Tensor, h: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         value = output.view(h.size(0), self.field.hidden_size, self.field.path_channels)
@@ -75,11 +70,11 @@ class DiscriminatorFieldEvaluator:
 
     def value(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """The field's ``(batch, hidden, channels)`` matrix at ``(t, h)``."""
-        return self._as_matrix(t, h, self._prepared().value(t, h)[0])
+        return self._as_matrix(t, h, self.networks.value(t, h)[0])
 
     def value_with_vjp(self, t: torch.Tensor, h: torch.Tensor):
         """The matrix and the pullback ``its adjoint -> (adjoint of h, adjoints of the field's parameters)``."""
-        (output,), pullback = self._prepared().value_with_vjp(t, h)
+        (output,), pullback = self.networks.value_with_vjp(t, h)
 
         def matrix_pullback(adjoint: torch.Tensor):
             return pullback((adjoint.reshape(adjoint.size(0), -1),))

@@ -57,16 +57,11 @@ class GeneratorVectorField(nn.Module):
 
 class GeneratorEvaluator:
     """``(f, g)`` of a :class:`GeneratorVectorField` through :class:`TimeStateNetworks` (drift and diffusion
-    sharing their first matrix product), prepared at the first evaluation of the solve."""
+    sharing their first matrix product), prepared when built, i.e. once per solve."""
 
     def __init__(self, field: GeneratorVectorField):
         self.field = field
-        self._networks: Optional[TimeStateNetworks] = None
-
-    def _prepared(self) -> TimeStateNetworks:
-        if self._networks is None:
-            self._networks = TimeStateNetworks([self.field.drift, self.field.diffusion])
-        return self._networks
+        self.networks = TimeStateNetworks([field.drift, field.diffusion])
 
     def _as_f_and_g(self, outputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         drift, diffusion = outputs
@@ -74,12 +69,12 @@ class GeneratorEvaluator:
 
     def value(self, t: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(f, g)`` at ``(t, x)``."""
-        return self._as_f_and_g(self._prepared().value(t, x))
+        return self._as_f_and_g(self.networks.value(t, x))
 
     def value_with_vjp(self, t: torch.Tensor, x: torch.Tensor):
         """``(f, g)`` and the pullback ``(adjoint f, adjoint g) -> (adjoint x, adjoints of the field's
         parameters)``."""
-        outputs, pullback = self._prepared().value_with_vjp(t, x)
+        outputs, pullback = self.networks.value_with_vjp(t, x)
 
         def f_and_g_pullback(adjoint_f: Optional[torch.Tensor], adjoint_g: Optional[torch.Tensor]):
             flat_g = None if adjoint_g is None else adjoint_g.reshape(adjoint_g.size(0), -1)

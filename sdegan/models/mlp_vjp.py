@@ -181,7 +181,7 @@ class TimeStateNetworks:
                                        for program in self.programs]
 
     def _first_layer(self, t: Tensor, x: Tensor) -> Tensor:
-        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        """The stacked first-layer features; ``t`` a tensor of ``x``'s dtype and device."""
         return torch.addmm(torch.addcmul(self.bias, self.time_weight, t), x, self.state_weight_t)
 
     def _split(self, features: Tensor) -> Sequence[Tensor]:
@@ -193,6 +193,7 @@ class TimeStateNetworks:
 
     def value(self, t: Tensor, x: Tensor) -> list[Tensor]:
         """The outputs of the networks at ``[t, x]`` (no autograd graph), in order."""
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
         features = _run(self.shared, self._first_layer(t, x), None, fresh=True)
         outputs = [_run(program, part, None) for program, part in zip(self.programs, self._split(features))]
         self._run_hooks(t, x, outputs)

@@ -26,7 +26,6 @@ Pullback = Callable[[Evaluation], tuple[Optional[Tensor], Sequence[Optional[Tens
 """Adjoints of an evaluation ``(f, g)`` (``None``: zero) -> (adjoint of the state, adjoints of the parameters)."""
 
 
-
 class HandEvaluator(Protocol):
     """What a vector-field module's ``vjp_evaluator()`` returns: its output without autograd, alone or with a
     hand-written pullback ``adjoint(s) of the output -> (adjoint of the state, adjoints of the module's
