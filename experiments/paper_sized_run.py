@@ -1,6 +1,6 @@
 """The paper-sized OU SDE-GAN: one full ``sdegan-train experiment=ou_sde_gan`` run, its metrics and samples.
 
-    python experiments/paper_sized_run.py            # 10,000 steps of batch 1024 (33 to 38 min, one core)
+    python experiments/paper_sized_run.py            # 10,000 steps of batch 1024 (20 to 38 min, one core)
     python experiments/paper_sized_run.py --quick    # a tiny run, to check that it works
 
 The run is the paper's recipe as ``sdegan/configs/experiment/ou_sde_gan.yaml`` sets it (Kidger, Foster, Li, Lyons

@@ -2,7 +2,7 @@
 
     python experiments/profile_training_step.py                 # batch 1 (overhead only), one thread
     python experiments/profile_training_step.py --batch 1024 --repeats 5
-    python experiments/profile_training_step.py --compile      # adds torch.compile'd evaluations (slow to build)
+    python experiments/profile_training_step.py --compile      # adds torch.compile'd evaluations and a solver step (slow to build)
 
 Times, with the step of ``experiments/training_speed.py`` (paper sizes: 64 observation times, dt 1, hidden 16,
 noise 3), the parts of one training step (the generator's and the discriminator's solves, forwards and
@@ -13,8 +13,9 @@ median over repeats of many calls. Prints a markdown table: time per call, the A
 (on a GPU, about its kernel launches), calls per training step, their total per training step and its share of
 the measured step; the building blocks' rows do not add up to the parts' (the rest is the solvers' own tensor
 arithmetic and Python between the blocks). With ``--compile``, also the generator's and the discriminator's
-evaluations through ``torch.compile`` (built first, untimed) and their largest difference to the eager ones: is a
-compiled path worth offering? A diagnostic for the hot-path work: it writes no results file.
+evaluations and one whole reversible Heun step of the generator (its evaluation and the solver's arithmetic)
+through ``torch.compile`` (built first, untimed), each with its largest difference to the eager one: is a compiled
+path worth offering? A diagnostic for the hot-path work: it writes no results file.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from training_speed import NOISE, SdeganStep, ou_paths
 from sdegan.nn import clip_linear_weights
 from sdegan.solvers import make_brownian
+from sdegan.solvers.controls import Increment
 from sdegan.solvers.grid import make_step_grid
+from sdegan.solvers.reversible_heun import ReversibleHeun
 from sdegan.solvers.vector_fields import CDEVectorField, SDEVectorField
 
 LENGTH = 64
@@ -177,6 +180,7 @@ def measure(batch: int, repeats: int, compiled: bool) -> list[tuple[str, tuple[f
     ]
     if compiled:
         parts += compiled_evaluations(sde_field, cde_field, t, x, h, fine, repeats, steps)
+        parts += compiled_solver_step(sde_field, times, x, fine, repeats, steps)
     return parts
 
 
@@ -203,11 +207,41 @@ def compiled_evaluations(sde_field, cde_field, t, x, h, calls: int, repeats: int
     return rows
 
 
+def compiled_solver_step(sde_field, times, x, calls: int, repeats: int, steps: int):
+    """Rows for one reversible Heun step of the generator (no autograd, as in the forward solve of
+    ``gradient="reversible"``), eager and through ``torch.compile``, the latter named with its largest difference
+    to the eager step."""
+    solver = ReversibleHeun(sde_field)
+    t0, t1 = times[3], times[4]
+    step_size = float(t1 - t0)
+    increment = Increment(torch.randn(x.size(0), NOISE))
+    with torch.no_grad():
+        state = solver.initial_state(t0, x)
+    compiled_step = torch.compile(solver.step, dynamic=False)
+
+    def step_with(function) -> Callable[[], object]:
+        def run() -> object:
+            with torch.no_grad():
+                return function(t0, t1, step_size, state, increment)
+
+        return run
+
+    started = time.perf_counter()
+    compiled_state = step_with(compiled_step)()
+    build = time.perf_counter() - started
+    eager_state = step_with(solver.step)()
+    difference = float((compiled_state[0] - eager_state[0]).abs().max())
+    name = "per solver step: generator reversible Heun step (evaluation and arithmetic, no autograd)"
+    return [(name, median_seconds(step_with(solver.step), calls, repeats), steps),
+            (f"{name}, torch.compile'd (built in {build:.0f} s; max abs(compiled - eager) {difference:.2g})",
+             median_seconds(step_with(compiled_step), calls, repeats), steps)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd evaluations")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd evaluations and a compiled solver step")
     args = parser.parse_args()
     torch.set_num_threads(1)
     parts = measure(args.batch, args.repeats, args.compile)

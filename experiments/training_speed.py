@@ -455,7 +455,8 @@ def main() -> None:
                       ("Time per solver step", per_solver_step(table, sizes.length - 1))],
         notes=[*args.note, "No compiled path is offered, so only eager steps are measured here; "
                "`python experiments/profile_training_step.py --compile [--batch 1024]` times torch.compile'd "
-               "vector-field evaluations beside the eager ones (a diagnostic that writes no results file). The "
+               "vector-field evaluations and a torch.compile'd reversible Heun step of the generator beside the eager "
+               "ones (a diagnostic that writes no results file). The "
                "reversible backward's vector-Jacobian products of sdegan's MLP vector fields are hand-written "
                "(`sdegan.models.mlp_vjp`; the same script times them beside autograd's)."],
         plot=plot(table),
