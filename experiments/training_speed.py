@@ -21,7 +21,8 @@ by side in one process with the repeats interleaved (so drifts of a shared machi
      options of ``experiment=ou_sde_gan`` with the Brownian Interval, like the example (reversible Heun, reversible
      gradients; the experiment itself now defaults to the grid source), one Adadelta
      optimiser with two parameter groups and ``sdegan.nn.clip_linear_weights``, as ``sdegan.training.SDEGAN``
-     does it; real paths are given with their missing values, as the datamodule gives them.
+     does it; real paths are given with their missing values filled once for the dataset, as the datamodule gives
+     them to the SDE-GAN (``PathDataModule.filled_train_paths``).
    - ``sdegan, brownian=grid``: the same with the fixed-grid Brownian source (``sdegan/configs/brownian/grid.yaml``).
 2. Brownian sources: the cost per increment when a fresh source is asked for the 63 increments of a solve
    forwards and then in reverse (what a reversible solve asks): a raw ``torch.randn`` per increment, the grid
@@ -56,6 +57,7 @@ from training_runs import REPOSITORY, read_run, sdegan_train_command
 from sdegan.data.ou import drop_entries, simulate_time_dependent_ou
 from sdegan.models import Discriminator, Generator
 from sdegan.nn import MLP, clip_linear_weights
+from sdegan.paths import fill_missing
 from sdegan.solvers import make_brownian
 
 NAME = "training_speed"
@@ -214,7 +216,7 @@ class SdeganStep:
 
     def __init__(self, times: torch.Tensor, paths: torch.Tensor, brownian: str) -> None:
         device = times.device
-        self.times, self.paths = times, paths.to(device)
+        self.times, self.paths = times, fill_missing(paths).to(device)  # once, as PathDataModule does
         self.options = {**SOLVE_OPTIONS, "brownian": brownian}
         self.generator = Generator(DATA_CHANNELS, INITIAL_NOISE, NOISE, HIDDEN, WIDTH, DEPTH, "lipswish",
                                    INITIAL_SCALE, VECTOR_FIELD_SCALE).to(device)

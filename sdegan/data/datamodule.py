@@ -16,6 +16,7 @@ from sdegan.data.normaliser import Normaliser
 from sdegan.data.raw import RawPaths, split_indices, validate_paths
 from sdegan.data.sampler import ResumableDataLoader, ResumableShuffleSampler
 from sdegan.errors import DataError
+from sdegan.paths import fill_missing
 
 
 class DataModuleOptions(TypedDict, total=False):
@@ -72,6 +73,7 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
         self.test_fraction = test_fraction
         self.num_workers = num_workers
         self._is_set_up = False
+        self._filled_train_paths: torch.Tensor | None = None
 
     # ----------------------------------------------------------------------------------------------- subclass API
     @property
@@ -150,8 +152,10 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
         """Batches of train paths in a new order every epoch, fixed by (``seed``, epoch); under DDP each process
         takes its share of that order. A fit resumed from a checkpoint written mid-epoch serves the rest of the
         epoch exactly (a :class:`~sdegan.data.sampler.ResumableDataLoader`). Under Lightning's debugging mode
-        ``overfit_batches`` the paths come in their stored order, the same first batches every epoch."""
-        paths = self._split("train")
+        ``overfit_batches`` the paths come in their stored order, the same first batches every epoch. A module
+        that declares ``TAKES_FILLED_TRAIN_PATHS`` gets them with their missing values filled once for the split
+        (:meth:`filled_train_paths`)."""
+        paths = self._train_paths_for_module()
         if self.trainer is not None and self.trainer.overfit_batches > 0:
             return DataLoader(paths, **self._loader_options())
         num_replicas, rank = self._replicas()
@@ -160,6 +164,23 @@ class PathDataModule(pl.LightningDataModule, abc.ABC):
         # which the models' noise uses, and a resumed run would not continue the same random streams.
         generator = torch.Generator().manual_seed(self.seed)
         return ResumableDataLoader(paths, sampler=sampler, generator=generator, **self._loader_options())
+
+    def filled_train_paths(self) -> torch.Tensor:
+        """``train_paths`` with their missing values filled (:func:`sdegan.paths.fill_missing`: what the
+        SDE-GAN's discriminator reads), computed once and kept: the data never changes, so filling every batch
+        again would only repeat the work."""
+        if self._filled_train_paths is None:
+            self._filled_train_paths = fill_missing(self._split("train"))
+        return self._filled_train_paths
+
+    def _train_paths_for_module(self) -> torch.Tensor:
+        """The train paths the attached module's training steps get: filled once (:meth:`filled_train_paths`)
+        for a module that declares it reads them only through ``fill_missing`` (``TAKES_FILLED_TRAIN_PATHS``),
+        else as stored, NaN marking what is missing."""
+        module = getattr(self.trainer, "lightning_module", None)
+        if getattr(module, "TAKES_FILLED_TRAIN_PATHS", False):
+            return self.filled_train_paths()
+        return self._split("train")
 
     def val_dataloader(self) -> DataLoader:
         """Batches of validation paths in a fixed order."""

@@ -42,6 +42,11 @@ class NeuralSDEModule(pl.LightningModule):
     """
 
     RESUMABLE_HYPERPARAMETERS: tuple[str, ...] = ("divergence_threshold",)
+    #: Whether the training steps read the train batches' values only through :func:`sdegan.paths.fill_missing`
+    #: (as interpolation coefficients), so that :class:`~sdegan.data.datamodule.PathDataModule` may serve them
+    #: filled, computed once for the whole split instead of once per batch. Modules whose losses need to know
+    #: which values were observed (a likelihood at the observations) keep the default ``False``.
+    TAKES_FILLED_TRAIN_PATHS: bool = False
 
     def __init__(
         self,

@@ -62,6 +62,9 @@ class SDEGAN(NeuralSDEModule):
     weights (:class:`torch.optim.swa_utils.AveragedModel`); validation, :meth:`sample` and saved
     checkpoints then use/hold the averages.
 
+    The real train paths reach the discriminator only as interpolation coefficients (missing values filled),
+    so the datamodule serves them filled once for the whole split (``TAKES_FILLED_TRAIN_PATHS``).
+
     The generator always samples at the observation times of the real paths it is compared with
     (each batch's own, which differ per path for irregular data), so time alone never tells real from
     generated; ``times`` (the datamodule's generation grid) is what :meth:`sample` uses by default.
@@ -84,6 +87,8 @@ class SDEGAN(NeuralSDEModule):
             returns ``(batch, hidden_size, path_channels)``. Weight clipping (``lipschitz="clip"``) applies to
             its ``Linear`` layers like to the default's.
     """
+
+    TAKES_FILLED_TRAIN_PATHS = True
 
     def __init__(
         self,
