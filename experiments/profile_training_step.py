@@ -2,7 +2,7 @@
 
     python experiments/profile_training_step.py                 # batch 1 (overhead only), one thread
     python experiments/profile_training_step.py --batch 1024 --repeats 5
-    python experiments/profile_training_step.py --compile      # adds torch.compile'd evaluations and a solver step (slow to build)
+    python experiments/profile_training_step.py --compile      # adds compiled evaluations and a solver step (slow)
 
 Times, with the step of ``experiments/training_speed.py`` (paper sizes: 64 observation times, dt 1, hidden 16,
 noise 3), the parts of one training step (the generator's and the discriminator's solves, forwards and
@@ -244,7 +244,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd evaluations and a compiled solver step")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile'd evaluations and a compiled solver step")
     args = parser.parse_args()
     torch.set_num_threads(1)
     parts = measure(args.batch, args.repeats, args.compile)
